@@ -1,0 +1,5 @@
+"""``python -m aion`` runs the CLI."""
+
+from aion.cli.main import main
+
+main()

@@ -1,0 +1,113 @@
+"""``aion keys``: create, list and revoke the API keys of a data directory.
+
+The keys live in ``<data dir>/keys.db``, beside the embedded store; running servers pick up
+a change within about a second. A new key's token is printed once, on standard output alone
+(so ``KEY=$(aion keys create ...)`` works), and cannot be shown again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aion.cli.output import fail
+from aion.errors import AionError
+from aion.server.auth_rules import parse_scopes
+from aion.server.keys import ApiKey, KeyStore
+
+__all__ = ["keys_app"]
+
+keys_app = typer.Typer(
+    name="keys",
+    help="Manage API keys (stored hashed in <data>/keys.db).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DataOption = Annotated[
+    Path, typer.Option("--data", help="Data directory of the server (holds keys.db).")
+]
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
+def _as_json(key: ApiKey) -> dict[str, object]:
+    return {
+        "key_id": key.key_id,
+        "namespace": key.namespace,
+        "scopes": sorted(key.scopes),
+        "created": _when(key.created),
+        "last_used": None if key.last_used is None else _when(key.last_used),
+        "revoked": None if key.revoked is None else _when(key.revoked),
+    }
+
+
+@keys_app.command("create")
+def create(
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="Namespace the key is for ('*': all).")
+    ],
+    scopes: Annotated[
+        str, typer.Option("--scopes", help="Comma-separated: read, write, admin.")
+    ] = "read,write",
+    data: DataOption = Path("aion-data"),
+) -> None:
+    """Create a key and print its token (once; it is stored hashed)."""
+    try:
+        wanted = parse_scopes(scopes)
+    except ValueError as exc:
+        fail(f"--scopes: {exc}")
+    try:
+        key, token = KeyStore(data).create(namespace, wanted)
+    except AionError as exc:
+        fail(str(exc))
+    typer.echo(token)
+    typer.echo(
+        f"created key {key.key_id} for namespace {key.namespace!r} with scopes "
+        f"{','.join(sorted(key.scopes))}; the token above is not shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def list_keys(
+    data: DataOption = Path("aion-data"),
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """List the keys: id, namespace, scopes, created, last used, revoked (never a secret)."""
+    try:
+        keys = KeyStore(data).list_keys()
+    except AionError as exc:
+        fail(str(exc))
+    if as_json:
+        for key in keys:
+            typer.echo(json.dumps(_as_json(key)))
+        return
+    typer.echo(f"{'KEY ID':<14}{'NAMESPACE':<16}{'SCOPES':<18}{'CREATED':<27}{'LAST USED':<27}"
+               "REVOKED")  # fmt: skip
+    for key in keys:
+        typer.echo(
+            f"{key.key_id:<14}{key.namespace:<16}{','.join(sorted(key.scopes)):<18}"
+            f"{_when(key.created):<27}{_when(key.last_used):<27}{_when(key.revoked)}"
+        )
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The id shown by `aion keys list`.")],
+    data: DataOption = Path("aion-data"),
+) -> None:
+    """Revoke a key; servers refuse it within about a second."""
+    try:
+        key = KeyStore(data).revoke(key_id)
+    except AionError as exc:
+        fail(str(exc))
+    typer.echo(f"revoked key {key.key_id} ({key.namespace}) at {_when(key.revoked)}", err=True)

@@ -1,0 +1,81 @@
+"""``aion serve``: build the configuration and run uvicorn, with one or several workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from aion.errors import ConfigurationError
+
+__all__ = ["build_config_mapping", "check_exposure", "run_server"]
+
+
+def build_config_mapping(data: Path, config: Path | None) -> dict[str, Any]:
+    """The server configuration as a plain mapping (it travels to worker processes as JSON)."""
+    raw: dict[str, Any] = {}
+    if config is not None:
+        try:
+            raw = tomllib.loads(config.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {config}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config} is not valid TOML: {exc}") from exc
+    raw.setdefault("data_dir", str(data.resolve()))
+    return raw
+
+
+def check_exposure(host: str, data_dir: Path, insecure: bool) -> None:
+    """Refuse to listen beyond loopback while no API key exists, unless ``insecure``."""
+    from aion.server.auth_rules import is_loopback
+    from aion.server.keys import KeyStore
+
+    if insecure or is_loopback(host) or KeyStore(data_dir).any_keys():
+        return
+    raise ConfigurationError(
+        f"refusing to listen on {host} with no API key: anyone who can reach it could read "
+        f"and delete every event. Create one (aion keys create --data {data_dir} "
+        "--namespace '*' --scopes admin) or pass --insecure"
+    )
+
+
+def run_server(
+    *,
+    host: str,
+    port: int,
+    data: Path,
+    config: Path | None,
+    workers: int,
+    log_level: str,
+    log_format: str = "text",
+    insecure: bool = False,
+    shutdown_timeout: float = 30.0,
+) -> None:
+    """Serve until interrupted; on SIGTERM, finish in-flight requests (for at most
+    ``shutdown_timeout`` seconds), then close the stores, which commit every queued write."""
+    import uvicorn
+
+    from aion.server.app import CONFIG_ENV, create_app, tune_interpreter
+    from aion.server.config import AionConfig
+    from aion.server.logging_config import log_config
+
+    tune_interpreter()
+    raw = build_config_mapping(data, config)
+    checked = AionConfig.from_mapping(raw, source=str(config or "defaults"))  # fail early
+    checked.data_dir.mkdir(parents=True, exist_ok=True)
+    check_exposure(host, checked.data_dir, insecure)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": log_config(log_format, log_level),
+        "access_log": False,  # Aion's own access log has the duration and namespace
+        "timeout_graceful_shutdown": max(1, round(shutdown_timeout)),
+    }
+    if workers == 1:
+        uvicorn.run(create_app(checked), **options)
+        return
+    os.environ[CONFIG_ENV] = json.dumps(raw)
+    uvicorn.run("aion.server.app:create_app_from_env", factory=True, workers=workers, **options)

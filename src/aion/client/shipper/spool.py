@@ -1,0 +1,147 @@
+"""The local spool: batches that could not be sent, kept as JSON lines and replayed later.
+
+One line per batch: ``{"batch_id": ..., "route": ..., "events": [...]}``. The batch id is kept so
+a replay that races an earlier, half-acknowledged attempt is dropped by the server as a
+duplicate. Appends are single ``write`` calls on a file opened in append mode, so several
+processes may share a spool directory. To replay, a process first renames the spool file to a
+name of its own, so two processes never replay the same lines; a renamed file left behind by a
+process that died is claimed by the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from aion.client.shipper.buffer import Batch
+
+__all__ = ["Spool"]
+
+_logger = logging.getLogger("aion.client.shipper")
+_CLAIMED = ".replaying"
+
+
+class _SpoolLine(msgspec.Struct):
+    batch_id: str
+    route: str
+    events: list[msgspec.Raw]
+
+
+_decode_line = msgspec.json.Decoder(_SpoolLine).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class Spool:
+    """The spool file ``<directory>/<name>.jsonl`` and its claimed replays."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.name = name
+        self.path = directory / f"{name}.jsonl"
+
+    def append(self, batches: Iterable[Batch]) -> int:
+        """Write batches at the end of the spool; returns the number of events written.
+
+        Raises OSError when the directory cannot be written.
+        """
+        kept = [b for b in batches if len(b)]
+        lines = [self._line(b) for b in kept]
+        if not lines:
+            return 0
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = b"".join(lines)
+        # One write of the whole chunk on an O_APPEND descriptor, so concurrent writers do not
+        # interleave inside a line.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return sum(len(b) for b in kept)
+
+    @staticmethod
+    def _line(batch: Batch) -> bytes:
+        return b"".join(
+            (
+                b'{"batch_id":',
+                _encode(batch.batch_id),
+                b',"route":',
+                _encode(batch.route),
+                b',"events":[',
+                b",".join(batch.payloads),
+                b"]}\n",
+            )
+        )
+
+    def claim(self) -> list[Batch]:
+        """Take every spooled batch (this name's file and abandoned claims) for replay.
+
+        The files are read and removed: what is not sent before exit is spooled again by the
+        shipper's close.
+        """
+        if not self.directory.is_dir():
+            return []
+        claimed: list[Path] = []
+        if self.path.exists():
+            mine = self.directory / f"{self.name}.{os.getpid()}.{uuid.uuid4().hex}{_CLAIMED}"
+            try:
+                self.path.rename(mine)
+                claimed.append(mine)
+            except FileNotFoundError:
+                pass  # another process claimed it first
+        for path in self.directory.glob(f"{self.name}.*{_CLAIMED}"):
+            if path not in claimed and _abandoned(path, self.name):
+                claimed.append(path)
+        batches: list[Batch] = []
+        for path in claimed:
+            batches.extend(self._read(path))
+            path.unlink(missing_ok=True)
+        return batches
+
+    @staticmethod
+    def _read(path: Path) -> list[Batch]:
+        batches: list[Batch] = []
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            _logger.error("cannot read spool file %s: %s", path, exc)
+            return batches
+        for number, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed = _decode_line(line)
+            except msgspec.DecodeError as exc:
+                # A torn last line from a crash mid-write; the rest of the file is still good.
+                _logger.warning("skipping unreadable line %d of spool %s: %s", number, path, exc)
+                continue
+            payloads = tuple(bytes(raw) for raw in parsed.events)
+            batches.append(Batch(parsed.batch_id, parsed.route, payloads, replayed=True))
+        return batches
+
+
+def _abandoned(path: Path, name: str) -> bool:
+    """A claimed file whose owner process is gone (the pid is in its name)."""
+    middle = path.name[len(name) + 1 : -len(_CLAIMED)]
+    pid_text = middle.split(".", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

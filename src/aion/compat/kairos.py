@@ -1,0 +1,58 @@
+"""Kairos's API on Aion: change ``from kairos import Timeseries`` to
+``from aion.compat.kairos import Timeseries`` and nothing else.
+
+The constructor and methods keep Kairos's names and signatures::
+
+    Timeseries(client, type=..., intervals=..., read_func=None, write_func=None, **backend_kwargs)
+    insert(name, value, timestamp=None, intervals=0, **kwargs)
+    bulk_insert(inserts, intervals=0, **kwargs)
+    get(name, interval, timestamp=None, transform=None, fetch=None, process_row=None,
+        condense=False, join_rows=None, condensed=None)
+    series(name, interval, start=None, end=None, steps=None, ..., collapse=False)
+    iterate(name, interval, **get_kwargs), list(), properties(name),
+    delete(name), delete_all(), expire(name)
+
+``client`` is a ``redis.Redis`` client, an SQLAlchemy Engine or a URL, as in Kairos
+(``client_config`` passes driver settings with a URL). An unknown ``type`` raises
+:class:`UnsupportedType`, which is both a ``NotImplementedError`` (as Kairos raised) and an
+:class:`aion.errors.ValidationError`; a bad step raises a ``ValueError`` subclass, as in Kairos.
+
+Behaviour that differs from Kairos, on purpose (its bugs): ``timestamp=0`` is the epoch rather
+than "now"; gregorian keys are UTC whatever ``TZ`` says; ``set`` transforms get
+``(data, duration)`` like the other types; ``set`` works on SQL; Redis names containing ``:``
+are refused; ``list()`` on Redis reads a registry instead of ``KEYS``; an empty gauge reads as
+None; ``expire()`` is a no-op on Redis (its TTLs already expire data) instead of raising.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aion.errors import AionError, ValidationError
+from aion.timeseries import Timeseries as _NativeTimeseries
+from aion.timeseries import UnknownInterval
+
+__all__ = ["KairosException", "Timeseries", "UnknownInterval", "UnsupportedType"]
+
+#: Kairos's exception root; every Aion error derives from it.
+KairosException = AionError
+
+
+class UnsupportedType(ValidationError, NotImplementedError):
+    """An unknown timeseries ``type`` (Kairos raised ``NotImplementedError``)."""
+
+
+class Timeseries(_NativeTimeseries):
+    """Kairos's ``Timeseries``: the same constructor and methods over :mod:`aion.timeseries`."""
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        kind = kwargs.pop("type", None)
+        intervals = kwargs.pop("intervals", None)
+        if intervals is None:
+            raise ValidationError("intervals is required", field="intervals")
+        try:
+            super().__init__(client, type=kind, intervals=intervals, **kwargs)
+        except ValidationError as exc:
+            if exc.field == "type":
+                raise UnsupportedType(str(exc), field="type") from exc
+            raise

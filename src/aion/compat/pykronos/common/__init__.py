@@ -1,0 +1,1 @@
+"""``pykronos.common``: the time helpers live in ``.time``."""

@@ -1,0 +1,199 @@
+"""What every StreamLog backend decides the same way, written once.
+
+:mod:`aion.core.streamlog` holds the contract; this module holds the rules the backends apply
+around their own I/O: the checks that run before a call touches storage (a shard number, a
+read limit, a stream re-created with another shard count), the error a missing stream raises,
+the compare-and-set decisions for checkpoints and leases, the text form of a lease in the
+key-value backends (Redis, NATS), how a read's result and a stream's description are put
+together from what a backend looked up, and the per-process cache of stream facts.
+
+It lives in the core layer because the SQL backends (``aion.storage``) and the memory, Redis
+and NATS backends (``aion.streams``) both use it and neither may import the other. Nothing
+here does I/O: :class:`StreamInfoCache` awaits a loader the backend hands it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from aion.core.sharding import hash_key_ranges
+from aion.core.streamlog import (
+    Lease,
+    Position,
+    ReadResult,
+    ShardDescription,
+    ShardNotFound,
+    StoredRecord,
+    StreamDescription,
+    StreamNotFound,
+    check_stream,
+    millis_behind,
+)
+from aion.core.time import TICKS_PER_SECOND
+from aion.errors import ValidationError
+
+__all__ = [
+    "ShardBounds",
+    "StreamInfoCache",
+    "check_limit",
+    "check_shard",
+    "check_shard_count",
+    "checkpoint_matches",
+    "granted_lease",
+    "lease_after_cas",
+    "lease_from_text",
+    "lease_text",
+    "read_result",
+    "retention_cutoff",
+    "shard_bounds",
+    "stream_description",
+    "stream_not_found",
+]
+
+ShardBounds = tuple[int, int, int]
+"""A shard's ``(trim mark, first retained sequence, last sequence)``."""
+
+
+def stream_not_found(namespace: str, stream: str) -> StreamNotFound:
+    """The error for a stream that does not exist (raise it)."""
+    return StreamNotFound(f"no stream {stream!r} in namespace {namespace!r}")
+
+
+def check_shard(stream: str, shard: int, shards: int) -> None:
+    """Refuse a shard number that is not an int in ``[0, shards)``."""
+    if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < shards:
+        raise ShardNotFound(f"stream {stream!r} has no shard {shard!r}")
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a read limit below 1."""
+    if limit < 1:
+        raise ValidationError("limit must be at least 1", "limit")
+
+
+def check_shard_count(stream: str, existing: int, shards: int) -> None:
+    """Refuse to re-create a stream that exists with ``existing`` shards with another count
+    (the same count makes ``create_stream`` idempotent)."""
+    if existing != shards:
+        raise ValidationError(
+            f"stream {stream!r} exists with {existing} shards, not {shards}", "shards"
+        )
+
+
+def retention_cutoff(retention_seconds: int, now: int) -> int:
+    """The kronos time before which records fall out of a retention of that many seconds."""
+    return now - retention_seconds * TICKS_PER_SECOND
+
+
+def checkpoint_matches(stored: int, expected: int | None) -> bool:
+    """Whether a checkpoint write may go ahead: always without ``expected``, else only when
+    the stored checkpoint (0: none stored) equals it."""
+    return expected is None or stored == expected
+
+
+def granted_lease(shard: int, owner: str | None, expires_at: int, expected_version: int) -> Lease:
+    """The lease a compare-and-set at ``expected_version`` writes (the next version)."""
+    return Lease(shard, owner, expires_at, expected_version + 1)
+
+
+def lease_after_cas(
+    stored_version: int, shard: int, owner: str | None, expires_at: int, expected_version: int
+) -> Lease | None:
+    """The lease to write when the stored version (0: no lease stored) is the expected one;
+    None when another worker changed it first."""
+    if stored_version != expected_version:
+        return None
+    return granted_lease(shard, owner, expires_at, expected_version)
+
+
+def lease_text(lease: Lease) -> str:
+    """A lease as the key-value backends keep it: ``"version|expires_at|=owner"``.
+
+    The ``=`` marks a present owner, so an empty owner name and a released lease differ; the
+    version leads, so a compare-and-set script can read it alone.
+    """
+    owner = "" if lease.owner is None else "=" + lease.owner
+    return f"{lease.version}|{lease.expires_at}|{owner}"
+
+
+def lease_from_text(shard: int, text: str) -> Lease:
+    """The lease of ``shard`` back from :func:`lease_text`."""
+    version, expires, owner = text.split("|", 2)
+    return Lease(shard, owner[1:] if owner else None, int(expires), int(version))
+
+
+def read_result(records: list[StoredRecord], bound: int, latest_time: int | None) -> ReadResult:
+    """A read's answer: without records, ``AFTER_SEQUENCE_NUMBER(bound)`` (read again from the
+    same place) and no lag; else the position after the last record and its lag behind the
+    shard's newest record, which arrived at ``latest_time``."""
+    if not records:
+        return ReadResult([], Position.after_sequence(bound), 0)
+    last = records[-1]
+    return ReadResult(
+        records,
+        Position.after_sequence(last.sequence),
+        millis_behind(last.arrival_time, latest_time),
+    )
+
+
+def shard_bounds(trimmed_through: int, last: int) -> ShardBounds:
+    """The bounds of a shard whose first retained sequence is the one above the trim mark."""
+    return trimmed_through, trimmed_through + 1, last
+
+
+def stream_description(
+    namespace: str, stream: str, bounds: Sequence[ShardBounds], retention_seconds: int | None
+) -> StreamDescription:
+    """A stream's description from its shards' bounds, in shard order; the shards split the
+    hash-key space into ``len(bounds)`` equal ranges."""
+    ranges = hash_key_ranges(len(bounds))
+    return StreamDescription(
+        namespace,
+        stream,
+        [
+            ShardDescription(i, r.starting, r.ending, first, last, trimmed)
+            for i, (r, (trimmed, first, last)) in enumerate(zip(ranges, bounds, strict=True))
+        ],
+        retention_seconds,
+    )
+
+
+class _HasShards(Protocol):
+    @property
+    def shards(self) -> int: ...
+
+
+InfoT = TypeVar("InfoT", bound=_HasShards)
+
+
+class StreamInfoCache(Generic[InfoT]):
+    """A backend's facts about its streams (shard count, retention, storage ids), loaded on
+    first use and kept: a stream's shard count never changes while it exists.
+
+    ``load(namespace, stream)`` fetches them or raises :class:`StreamNotFound`; a backend
+    calls :meth:`forget` when it deletes a stream or wants them fetched afresh.
+    """
+
+    def __init__(self, load: Callable[[str, str], Awaitable[InfoT]]) -> None:
+        self._load = load
+        self._infos: dict[tuple[str, str], InfoT] = {}
+
+    async def stream(self, namespace: str, stream: str) -> InfoT:
+        """The stream's facts, after checking the names; StreamNotFound when it is missing."""
+        check_stream(namespace, stream)
+        found = self._infos.get((namespace, stream))
+        if found is None:
+            found = await self._load(namespace, stream)
+            self._infos[(namespace, stream)] = found
+        return found
+
+    async def shard(self, namespace: str, stream: str, shard: int) -> InfoT:
+        """As :meth:`stream`, then ShardNotFound unless the stream has that shard."""
+        found = await self.stream(namespace, stream)
+        check_shard(stream, shard, found.shards)
+        return found
+
+    def forget(self, namespace: str, stream: str) -> None:
+        """Drop what is known of the stream."""
+        self._infos.pop((namespace, stream), None)

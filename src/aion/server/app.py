@@ -1,0 +1,156 @@
+"""The ASGI application: one FastAPI app serving every wire API.
+
+``create_app(config)`` builds it; the lifespan opens and closes the stores. The environment is
+read only in ``create_app_from_env`` (used by ``aion serve --workers N``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import PlainTextResponse, Response
+
+from aion.errors import AionError
+from aion.server import dashboard_api, ingest_api, kinesis_api, kronos_api, streams_api
+from aion.server.auth import install_auth
+from aion.server.config import AionConfig
+from aion.server.envelope import error_response, status_for
+from aion.server.health import install_health
+from aion.server.initialstate_api import initialstate_router
+from aion.server.logging_access import AccessLogMiddleware
+from aion.server.metrics import install_metrics
+from aion.server.middleware import BodyLimitMiddleware
+from aion.server.retention import RetentionTrimmer
+from aion.server.rollup_worker import RollupWorker
+from aion.server.samsara_api import samsara_router
+from aion.server.service import EventService
+from aion.server.timeseries_api import router as timeseries_router
+from aion.storage.url_streams import SQL_STREAM_LOGS, open_sql_stream_log
+from aion.streams.protocol import StreamLog
+from aion.streams.registry import open_stream_log
+from aion.version import __version__
+
+__all__ = ["CONFIG_ENV", "create_app", "create_app_from_env", "tune_interpreter"]
+
+CONFIG_ENV = "AION_SERVER_CONFIG"
+SWITCH_INTERVAL_SECONDS = 0.0002
+NOT_FOUND = "Four, oh, four :'("
+
+
+def create_app(config: AionConfig, service: EventService | None = None) -> FastAPI:
+    """The Aion server for ``config``."""
+    service = service or EventService(config)
+    stream_log = open_streams(config, service)
+    rollups = RollupWorker.for_config(config, stream_log)
+    retention = RetentionTrimmer.for_config(config, stream_log)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.open()
+        try:
+            await stream_log.open()
+            try:
+                await retention.start()  # after the stream log opens, stopped before it closes
+                async with rollups.running():  # after the stream log opens, before it closes
+                    yield
+            finally:
+                await retention.stop()
+                await stream_log.close()
+        finally:
+            await service.close()
+
+    app = FastAPI(
+        title="Aion",
+        version=__version__,
+        description="One event pipeline: the Kronos event store, Initial State and Samsara "
+        "ingestion, sharded streams and timeseries rollups.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.stream_log = stream_log
+    app.state.rollups = rollups
+    app.state.retention = retention
+    app.state.sink = service
+    app.state.config = config
+    app.include_router(kronos_api.router)
+    _mount_optional_routers(app)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return PlainTextResponse(NOT_FOUND, status_code=404)
+        headers = dict(exc.headers or {})
+        response = error_response([str(exc.detail)], status=exc.status_code)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(AionError)
+    async def aion_error(request: Request, exc: AionError) -> Response:
+        return error_response([str(exc)], status=status_for(exc))
+
+    app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(config.cors_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    # Operations: API keys (innermost), /readyz, /metrics, the access log (outermost).
+    install_auth(app, config)
+    install_health(app)
+    install_metrics(app, service)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _mount_optional_routers(app: FastAPI) -> None:
+    """The other wire APIs, each in its own module."""
+    app.include_router(ingest_api.router())
+    app.include_router(initialstate_router())
+    app.include_router(samsara_router())
+    app.include_router(streams_api.router())
+    app.include_router(kinesis_api.router())
+    app.include_router(dashboard_api.router())
+    app.include_router(timeseries_router())
+
+
+def open_streams(config: AionConfig, service: EventService) -> StreamLog:
+    """The StreamLog for sharded streams; over SQL it shares the event store's object, so
+    one write serves the time API and the shard reads."""
+    name = config.streams_backend
+    url = config.backends[name] if name is not None else str(config.streams)
+    if name is not None and url.split(":", 1)[0].lower() in SQL_STREAM_LOGS:
+        return open_sql_stream_log(url, store=service.stores[name])
+    return open_stream_log(url, extra=SQL_STREAM_LOGS)
+
+
+def tune_interpreter() -> None:
+    """Process-wide settings for a server process (the CLI's and each worker's).
+
+    The SQLite writer thread gives up the GIL while SQLite works and must take it back to go
+    on; with Python's default 5 ms switch interval it waits behind request handlers for most of
+    that time. 0.2 ms lets it back in sooner: batched puts 84k → 104k events/s (BENCHMARKS.md).
+    """
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for a worker process: the config comes as JSON in ``AION_SERVER_CONFIG``."""
+    tune_interpreter()
+    raw = os.environ.get(CONFIG_ENV)
+    if raw is None:
+        return create_app(AionConfig.for_data_dir("aion-data"))
+    return create_app(AionConfig.from_mapping(json.loads(raw)))

@@ -1,0 +1,85 @@
+"""The native batch ingestion endpoint: ``POST /v1/ingest/{namespace}/{stream}``.
+
+The body is a JSON array of events (gzip allowed). The batch is stored all or nothing, and
+a retried batch with the same ``X-Aion-Batch-Id`` is stored once. Aion's buffered clients
+(the non-blocking ``KronosClient`` among them) send here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from aion.errors import AionError, ValidationError
+from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
+from aion.server.envelope import error_response, json_response, status_for
+from aion.server.service import EventService
+from aion.server.sink import BodyTooLarge, read_body
+
+__all__ = ["router"]
+
+_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "object", "description": "an event; @time optional"},
+                }
+            }
+        },
+    }
+}
+
+
+def router(dedupe_capacity: int = 100_000) -> APIRouter:
+    """The ingestion route, with its own memory of recent batch ids."""
+    dedupe = BatchDeduplicator(dedupe_capacity)
+    api = APIRouter(tags=["ingest"])
+
+    async def ingest_default(stream: str, request: Request) -> Response:
+        """Store a JSON array of events in a stream of the default namespace."""
+        return await ingest(request.app.state.config.default_namespace, stream, request)
+
+    async def ingest(namespace: str, stream: str, request: Request) -> Response:
+        """Store a JSON array of events in one stream, all or nothing."""
+        service: EventService = request.app.state.service
+        try:
+            raw = await read_body(request, service.config.max_body_bytes)
+            try:
+                events: Any = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise ValidationError("Request body must be valid JSON.", "body") from exc
+            if not isinstance(events, list):
+                raise ValidationError("the body must be a JSON array of events", "body")
+            ns = service.namespace(namespace)
+
+            async def store() -> None:
+                await service.ingest(ns, stream, events)
+
+            stored = await dedupe.run_once(
+                f"{ns}/{stream}", request.headers.get(BATCH_ID_HEADER), store
+            )
+        except BodyTooLarge as exc:
+            return error_response([str(exc)], status=413)
+        except AionError as exc:
+            return error_response([str(exc)], status=status_for(exc))
+        return json_response(
+            {"stream": stream, "namespace": ns, "inserted": len(events) if stored else 0,
+             "duplicate": not stored, "@success": True}
+        )  # fmt: skip
+
+    routes: list[tuple[str, Callable[..., Awaitable[Response]]]] = [
+        ("/v1/ingest/{stream}", ingest_default),
+        ("/v1/ingest/{namespace}/{stream}", ingest),
+    ]
+    for path, handler in routes:
+        api.add_api_route(
+            path, handler, methods=["POST"], response_class=Response, openapi_extra=_BODY_SCHEMA
+        )
+    return api

@@ -1,0 +1,249 @@
+"""The Initial State events API: ``POST /api/buckets`` and ``POST /api/events``.
+
+A bucket is the stream named by its bucket key, in the router's namespace (by default the
+app's default namespace); each event is stored as ``{"key", "value", "@time"}``, ``@time`` being
+the ``epoch`` seconds converted exactly to kronos time (or the ``iso8601`` string, or the
+server's clock when neither is sent; ``epoch`` wins when both are).
+
+Bucket keys: a key longer than 250 characters or holding ``:``, ``"`` or ``'`` is refused with
+400, as the Initial State API documents. Any other key that is not a valid stream name (a space,
+a slash, ...) is mapped deterministically to ``<key with each such character replaced by
+'_'>-<12 hex digits of its SHA-256>``, so two keys never share a stream; valid keys are used as
+they are.
+
+Limits: key at most 250 characters (the client README's figure; the API doc says 100, and
+accepting more breaks no client), value at most 2000 characters, body at most 1 MB (413).
+Errors use Initial State's JSON shape ``{"message": {"error": {"type", "message"}}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from aion.core.events import validate_stream_name
+from aion.core.time import epoch_time_to_kronos_time, iso_to_kronos_time, kronos_time_now
+from aion.errors import BackendUnavailable, InvalidStreamName, ValidationError
+from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
+from aion.server.sink import BodyTooLarge, EventSink, get_sink, namespace_for, read_body
+
+__all__ = [
+    "API_VERSION",
+    "MAX_BODY_BYTES",
+    "MAX_BUCKET_KEY_LENGTH",
+    "MAX_KEY_LENGTH",
+    "MAX_VALUE_LENGTH",
+    "bucket_stream_name",
+    "initialstate_router",
+]
+
+API_VERSION = (0, 0, 4)
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BUCKET_KEY_LENGTH = 250
+MAX_BUCKET_NAME_LENGTH = 250
+MAX_KEY_LENGTH = 250
+MAX_VALUE_LENGTH = 2000
+_FORBIDDEN_IN_BUCKET_KEY = re.compile(r"[:\"']")
+_NOT_STREAM_CHARS = re.compile(r"[^\w\-.]")
+_COMPARATOR = re.compile(r"^\s*(<=|>=|<|>|=|~|\^)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*$")
+_decode = msgspec.json.Decoder().decode
+
+
+def bucket_stream_name(bucket_key: str) -> str:
+    """The stream a bucket key names (see the module docstring for the rule)."""
+    if not bucket_key:
+        raise ValidationError("the bucket key is empty", "bucketKey")
+    if len(bucket_key) > MAX_BUCKET_KEY_LENGTH:
+        raise ValidationError(
+            f"the bucket key is over {MAX_BUCKET_KEY_LENGTH} characters", "bucketKey"
+        )
+    if _FORBIDDEN_IN_BUCKET_KEY.search(bucket_key):
+        raise ValidationError("a bucket key may not contain ':', '\"' or \"'\"", "bucketKey")
+    try:
+        return validate_stream_name(bucket_key, "bucketKey")
+    except InvalidStreamName:
+        digest = hashlib.sha256(bucket_key.encode("utf-8")).hexdigest()[:12]
+        return f"{_NOT_STREAM_CHARS.sub('_', bucket_key)}-{digest}"
+
+
+def _version_accepted(header: str | None) -> bool:
+    """Whether an ``Accept-Version`` range (``<=0.0.4``, ``~0``, ``0.0.4``...) admits ours."""
+    if header is None or header.strip() in ("", "*", "latest"):
+        return True
+    for alternative in header.split("||"):
+        if all(_clause_admits(c) for c in alternative.split()):
+            return True
+    return False
+
+
+def _clause_admits(clause: str) -> bool:
+    match = _COMPARATOR.match(clause)
+    if match is None:
+        return True  # a form we do not parse: be lenient rather than lock clients out
+    op, *parts = match.groups()
+    given = tuple(int(p) if p is not None else 0 for p in parts)
+    ours = API_VERSION
+    if op in (None, "=", "~", "^"):
+        depth = sum(p is not None for p in parts)
+        return ours[:depth] == given[:depth] if op != "=" else ours == given
+    return {"<=": ours <= given, ">=": ours >= given, "<": ours < given, ">": ours > given}[op]
+
+
+def _error(status: int, kind: str, message: str, field: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if field is not None:
+        error["field"] = field
+    return JSONResponse({"message": {"error": error}}, status_code=status)
+
+
+def _event_time(event: dict[str, Any], index: int) -> int:
+    epoch = event.get("epoch")
+    if epoch is not None:
+        if isinstance(epoch, bool) or not isinstance(epoch, int | float | str):
+            raise ValidationError(f"events[{index}].epoch must be a number of seconds", "epoch")
+        try:
+            return epoch_time_to_kronos_time(float(epoch) if isinstance(epoch, str) else epoch)
+        except (ValueError, ValidationError) as exc:
+            raise ValidationError(f"events[{index}].epoch: {exc}", "epoch") from exc
+    iso = event.get("iso8601")
+    if iso is not None:
+        if not isinstance(iso, str):
+            raise ValidationError(f"events[{index}].iso8601 must be a string", "iso8601")
+        try:
+            return iso_to_kronos_time(iso)
+        except ValidationError as exc:
+            raise ValidationError(f"events[{index}].iso8601: {exc}", "iso8601") from exc
+    return kronos_time_now()
+
+
+def to_stored_events(body: object) -> list[dict[str, Any]]:
+    """Validate an events body (an array or one object) and reshape it for storage."""
+    items = body if isinstance(body, list) else [body]
+    stored: list[dict[str, Any]] = []
+    for index, event in enumerate(items):
+        if not isinstance(event, dict):
+            raise ValidationError(f"events[{index}] must be a JSON object", "event")
+        key = event.get("key")
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"events[{index}].key must be a non-empty string", "key")
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValidationError(f"events[{index}].key is over {MAX_KEY_LENGTH} characters", "key")
+        value = event.get("value")
+        if not isinstance(value, str | bool | int | float):
+            raise ValidationError(
+                f"events[{index}].value must be a string, boolean or number", "value"
+            )
+        if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+            raise ValidationError(
+                f"events[{index}].value is over {MAX_VALUE_LENGTH} characters", "value"
+            )
+        stored.append({"key": key, "value": value, "@time": _event_time(event, index)})
+    return stored
+
+
+def _access_key(request: Request) -> str | None:
+    return request.headers.get("x-is-accesskey") or request.query_params.get("accessKey")
+
+
+def _bucket_key(request: Request) -> str | None:
+    return request.headers.get("x-is-bucketkey") or request.query_params.get("bucketKey")
+
+
+SinkDep = Annotated[EventSink, Depends(get_sink)]
+
+
+def initialstate_router(
+    namespace: str | None = None,
+    access_keys: frozenset[str] | None = None,
+    dedupe_capacity: int = 100_000,
+) -> APIRouter:
+    """The Initial State routes. ``access_keys`` None accepts any non-empty access key."""
+    router = APIRouter(tags=["initialstate"])
+    dedupe = BatchDeduplicator(dedupe_capacity)
+    known_buckets: dict[tuple[str, str], str] = {}
+
+    def check_request(request: Request) -> JSONResponse | None:
+        access_key = _access_key(request)
+        if not access_key or (access_keys is not None and access_key not in access_keys):
+            return _error(401, "UNAUTHORIZED", "a valid X-IS-AccessKey is required")
+        if not _version_accepted(request.headers.get("accept-version")):
+            version = ".".join(map(str, API_VERSION))
+            return _error(400, "VERSION", f"Accept-Version does not admit {version}")
+        return None
+
+    @router.post("/api/buckets", status_code=201)
+    async def create_bucket(request: Request, sink: SinkDep) -> Response:
+        """Create a bucket (201), or confirm that it exists (204)."""
+        refused = check_request(request)
+        if refused is not None:
+            return refused
+        try:
+            raw = await read_body(request, MAX_BODY_BYTES)
+            body = _decode(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise ValidationError("the body must be a JSON object", "body")
+            bucket_key = body.get("bucketKey") or _bucket_key(request) or str(uuid.uuid4())
+            bucket_name = body.get("bucketName") or bucket_key
+            if not isinstance(bucket_key, str) or not isinstance(bucket_name, str):
+                raise ValidationError("bucketKey and bucketName must be strings", "bucketKey")
+            if len(bucket_name) > MAX_BUCKET_NAME_LENGTH:
+                raise ValidationError(
+                    f"bucketName is over {MAX_BUCKET_NAME_LENGTH} characters", "bucketName"
+                )
+            stream = bucket_stream_name(bucket_key)
+        except BodyTooLarge as exc:
+            return _error(413, "TOO_LARGE", str(exc), exc.field)
+        except msgspec.DecodeError as exc:
+            return _error(400, "VALIDATION", f"the body is not JSON: {exc}", "body")
+        except ValidationError as exc:
+            return _error(400, "VALIDATION", str(exc), exc.field)
+        scope = (namespace_for(request, namespace), stream)
+        if scope in known_buckets:
+            return Response(status_code=204)
+        known_buckets[scope] = bucket_name
+        return JSONResponse(
+            {"bucketKey": bucket_key, "bucketName": bucket_name, "stream": stream},
+            status_code=201,
+        )
+
+    @router.post("/api/events", status_code=204)
+    async def send_events(request: Request, sink: SinkDep) -> Response:
+        """Store events in the bucket named by ``X-IS-BucketKey``."""
+        refused = check_request(request)
+        if refused is not None:
+            return refused
+        bucket_key = _bucket_key(request)
+        if not bucket_key:
+            return _error(400, "VALIDATION", "X-IS-BucketKey is required", "X-IS-BucketKey")
+        try:
+            stream = bucket_stream_name(bucket_key)
+            raw = await read_body(request, MAX_BODY_BYTES)
+            events = to_stored_events(_decode(raw))
+        except BodyTooLarge as exc:
+            return _error(413, "TOO_LARGE", str(exc), exc.field)
+        except msgspec.DecodeError as exc:
+            return _error(400, "VALIDATION", f"the body is not JSON: {exc}", "body")
+        except ValidationError as exc:
+            return _error(400, "VALIDATION", str(exc), exc.field)
+        ns = namespace_for(request, namespace)
+        batch_id = request.headers.get(BATCH_ID_HEADER)
+
+        async def store() -> None:
+            await sink.ingest(ns, stream, events, None, batch_id)
+
+        try:
+            await dedupe.run_once(f"{ns}/{stream}", batch_id, store)
+        except BackendUnavailable as exc:
+            return _error(503, "UNAVAILABLE", str(exc))
+        except ValidationError as exc:
+            return _error(400, "VALIDATION", str(exc), exc.field)
+        known_buckets.setdefault((ns, stream), bucket_key)
+        return Response(status_code=204)
+
+    return router

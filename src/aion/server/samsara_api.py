@@ -1,0 +1,153 @@
+"""The Samsara ingestion API: ``POST /v1/events`` and ``GET /v1/api-status``.
+
+As the Samsara ingestion-api does: the ``Content-Type`` must match ``^application/(.+\\+)?json``;
+a ``Content-Encoding: gzip`` body is gunzipped; ``X-Samsara-publishedTimestamp``, when sent,
+must be an integer. The body is a JSON array of events, each with an integer ``timestamp``
+(milliseconds), a string ``sourceId`` and a string ``eventName``; one bad event refuses the whole
+batch with 400 and a list holding ``"OK"`` or the error for each event. Accepted events get
+``receivedAt`` (server milliseconds) and ``publishedAt`` (from the header) unless they carry
+them, plus ``@time`` from ``timestamp``, and go to the stream ``samsara`` with ``sourceId`` as
+the partition key, which keeps each source's events in order. Success is 202.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from aion.core.time import milliseconds_to_kronos_time
+from aion.errors import BackendUnavailable, ValidationError
+from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
+from aion.server.sink import BodyTooLarge, EventSink, get_sink, namespace_for, read_body
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "PUBLISHED_TIMESTAMP_HEADER",
+    "SAMSARA_STREAM",
+    "event_errors",
+    "samsara_router",
+]
+
+PUBLISHED_TIMESTAMP_HEADER = "X-Samsara-publishedTimestamp"
+SAMSARA_STREAM = "samsara"
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_JSON_TYPE = re.compile(r"^application/(.+\+)?json", re.IGNORECASE)
+_LONG = re.compile(r"^-?\d{1,19}$")
+_decode = msgspec.json.Decoder().decode
+_MISSING_HEADER_WARNING = {
+    "status": "OK",
+    "warning": "For completeness, please provide the 'X-Samsara-publishedTimestamp' header.",
+}
+
+
+def _status(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": "ERROR", "message": message}, status_code=status)
+
+
+def _show(value: object) -> str:
+    """A value as the Clojure schema errors print it (strings quoted, nil for null)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return msgspec.json.encode(value).decode()
+
+
+def event_errors(event: object) -> str | None:
+    """None for a valid event, else the error in the ingestion-api's style, e.g.
+    ``{:timestamp (not (integer? "x"))}``."""
+    if not isinstance(event, dict):
+        return f"(not (map? {_show(event)}))"
+    problems: list[str] = []
+    timestamp = event.get("timestamp", ...)
+    if timestamp is ...:
+        problems.append(":timestamp missing-required-key")
+    elif isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        problems.append(f":timestamp (not (integer? {_show(timestamp)}))")
+    elif timestamp < 0:
+        problems.append(f":timestamp (not (pos? {timestamp}))")
+    for name in ("sourceId", "eventName"):
+        value = event.get(name, ...)
+        if value is ...:
+            problems.append(f":{name} missing-required-key")
+        elif not isinstance(value, str):
+            problems.append(f":{name} (not (instance? java.lang.String {_show(value)}))")
+    return "{" + ", ".join(problems) + "}" if problems else None
+
+
+SinkDep = Annotated[EventSink, Depends(get_sink)]
+
+
+def samsara_router(
+    namespace: str | None = None,
+    stream: str = SAMSARA_STREAM,
+    dedupe_capacity: int = 100_000,
+) -> APIRouter:
+    """The Samsara ingestion routes, writing to ``stream`` in ``namespace``."""
+    router = APIRouter(tags=["samsara"])
+    dedupe = BatchDeduplicator(dedupe_capacity)
+
+    @router.post("/v1/events", status_code=202)
+    async def post_events(request: Request, sink: SinkDep) -> Response:
+        """Validate a batch of events as a whole and store it."""
+        content_type = request.headers.get("content-type", "")
+        if not _JSON_TYPE.match(content_type):
+            return _status(400, "Invalid format, content-type must be application/json")
+        published_header = request.headers.get(PUBLISHED_TIMESTAMP_HEADER)
+        published_at: int | None = None
+        if published_header is not None:
+            if not _LONG.match(published_header.strip()):
+                return _status(400, "X-Samsara-publishedTimestamp must be a valid timestamp.")
+            published_at = int(published_header.strip())
+        try:
+            body = _decode(await read_body(request, MAX_BODY_BYTES))
+        except BodyTooLarge as exc:
+            return _status(413, str(exc))
+        except (msgspec.DecodeError, ValidationError) as exc:
+            return _status(400, f"Invalid JSON body: {exc}")
+        if not isinstance(body, list):
+            return _status(400, "The body must be a JSON array of events.")
+        verdicts = [event_errors(event) for event in body]
+        if any(v is not None for v in verdicts):
+            return JSONResponse([v or "OK" for v in verdicts], status_code=400)
+        received_at = time.time_ns() // 1_000_000
+        events: list[dict[str, Any]] = []
+        keys: list[str] = []
+        for event in body:
+            stored = dict(event)
+            stored.setdefault("receivedAt", received_at)
+            if published_at is not None:
+                stored.setdefault("publishedAt", published_at)
+            stored["@time"] = milliseconds_to_kronos_time(event["timestamp"])
+            events.append(stored)
+            keys.append(event["sourceId"])
+        ns = namespace_for(request, namespace)
+        batch_id = request.headers.get(BATCH_ID_HEADER)
+
+        async def store() -> None:
+            if events:
+                await sink.ingest(ns, stream, events, keys, batch_id)
+
+        try:
+            await dedupe.run_once(f"{ns}/{stream}", batch_id, store)
+        except BackendUnavailable as exc:
+            return _status(503, str(exc))
+        except ValidationError as exc:
+            return _status(400, str(exc))
+        if published_at is None:
+            return JSONResponse(_MISSING_HEADER_WARNING, status_code=202)
+        return Response(status_code=202)
+
+    @router.get("/v1/api-status")
+    async def api_status(request: Request) -> JSONResponse:
+        """``online`` while the app has a sink to write to."""
+        if getattr(request.app.state, "sink", None) is None:
+            return JSONResponse({"status": "offline"}, status_code=503)
+        return JSONResponse({"status": "online"})
+
+    return router

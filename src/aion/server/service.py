@@ -1,0 +1,277 @@
+"""The event service: validation, routing and fan-out over the configured stores.
+
+Every write path (Kronos, Initial State, Samsara) comes through here, so the rules are one:
+events are validated and given ids, then written to every backend of their route
+concurrently; reads come from the route's read backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+
+from aion.core.events import (
+    EventPage,
+    EventRecord,
+    prepare_event,
+    prepare_raw_events,
+    validate_namespace,
+    validate_stream_name,
+)
+from aion.core.ids import IdMinter, key_range, sort_key
+from aion.core.schema import infer_schema
+from aion.core.time import kronos_time_now
+from aion.errors import AionError, BackendUnavailable, NamespaceNotAllowed, ValidationError
+from aion.server.config import AionConfig
+from aion.server.routing import StreamRouter
+from aion.storage import EventStore, open_event_store
+
+__all__ = ["BackendOutcome", "EventService", "PutOutcome"]
+
+SCHEMA_SAMPLE = 100
+T = TypeVar("T")
+log = logging.getLogger("aion.server")
+
+
+@dataclass(slots=True)
+class BackendOutcome:
+    """What one backend did with one stream's events: a count, or the error it raised."""
+
+    count: int
+    error: AionError | None = None
+
+
+@dataclass(slots=True)
+class PutOutcome:
+    """Per stream, per backend outcomes, and the validation errors of refused events."""
+
+    streams: dict[str, dict[str, BackendOutcome]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def unavailable(self) -> list[str]:
+        """The backends that were down for some stream."""
+        return sorted(
+            {
+                name
+                for outcomes in self.streams.values()
+                for name, o in outcomes.items()
+                if isinstance(o.error, BackendUnavailable)
+            }
+        )
+
+
+class EventService:
+    """Owns the stores named in the config and answers the event API's questions."""
+
+    def __init__(self, config: AionConfig, stores: Mapping[str, EventStore] | None = None):
+        self.config = config
+        self.router = StreamRouter(config.routes)
+        self.stores: dict[str, EventStore] = (
+            dict(stores) if stores is not None
+            else {name: open_event_store(url) for name, url in config.backends.items()}
+        )  # fmt: skip
+        # Called with (namespace, stream, count) after a write every backend acknowledged
+        # (the metrics count ingested events here).
+        self.on_stored: Callable[[str, str, int], None] | None = None
+
+    async def open(self) -> None:
+        """Open every store. One that is down is not fatal: requests that need it get a 503
+        naming it, the others are served, and it is connected on first use once it is up."""
+        for name, store in self.stores.items():
+            try:
+                await store.open()
+            except BackendUnavailable as exc:
+                log.warning("backend %s is down at start-up: %s", name, exc)
+
+    async def close(self) -> None:
+        for store in self.stores.values():
+            await store.close()
+
+    # -- names ----------------------------------------------------------------------------
+
+    def namespace(self, namespace: object | None) -> str:
+        """The namespace to use, validated against the rule and the allow-list."""
+        ns = self.config.default_namespace if namespace is None else namespace
+        ns = validate_namespace(ns)
+        if self.config.namespaces and ns not in self.config.namespaces:
+            raise NamespaceNotAllowed(
+                f"unknown namespace {ns!r}; this server allows {list(self.config.namespaces)}",
+                "namespace",
+            )
+        return ns
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def put(
+        self, namespace: str, events_by_stream: Mapping[str, msgspec.Raw | Sequence[Any]]
+    ) -> PutOutcome:
+        """Kronos put: valid events are stored even when others in the request are refused.
+
+        A stream's events come as a list or as the raw bytes of a JSON array (the HTTP path:
+        each event's bytes are kept, not decoded and re-encoded).
+        """
+        outcome = PutOutcome()
+        now = kronos_time_now()
+        minter = IdMinter()
+        batches: dict[str, EventPage] = {}
+        for stream, events in events_by_stream.items():
+            try:
+                validate_stream_name(stream)
+                if isinstance(events, msgspec.Raw):
+                    records, refused = prepare_raw_events(events, now, minter)
+                elif isinstance(events, list | tuple):
+                    records, refused = _prepare_list(events, now, minter)
+                else:
+                    raise ValidationError(f"events for stream {stream!r} must be a list", stream)
+            except ValidationError as exc:
+                outcome.errors.append(f"{stream}: {exc}")
+                continue
+            outcome.errors.extend(f"{stream}[{i}]: {exc}" for i, exc in refused)
+            batches[stream] = records
+        results = await _all(
+            [self._write(namespace, stream, records) for stream, records in batches.items()]
+        )
+        outcome.streams = dict(zip(batches, results, strict=True))
+        return outcome
+
+    async def ingest(
+        self,
+        namespace: str,
+        stream: str,
+        events: list[dict[str, Any]],
+        partition_keys: list[str] | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        """All-or-nothing write of one stream's events (the shippers' APIs use this)."""
+        validate_stream_name(stream)
+        namespace = self.namespace(namespace)
+        now = kronos_time_now()
+        minter = IdMinter()
+        page = EventPage.from_records([prepare_event(e, now, minter) for e in events])
+        if partition_keys is not None:
+            if len(partition_keys) != len(page):
+                raise ValidationError("one partition key per event is needed", "partition_keys")
+            page = EventPage(page.keys, page.times, page.payloads, partition_keys)
+        outcomes = await self._write(namespace, stream, page)
+        for outcome in outcomes.values():
+            if outcome.error is not None:
+                raise outcome.error
+
+    async def _write(
+        self, namespace: str, stream: str, records: EventPage
+    ) -> dict[str, BackendOutcome]:
+        route = self.router.resolve(namespace, stream)
+
+        async def one(name: str) -> BackendOutcome:
+            try:
+                return BackendOutcome(await self.stores[name].insert(namespace, stream, records))
+            except AionError as exc:
+                return BackendOutcome(-1, exc)
+
+        outcomes = await _all([one(name) for name in route.backends])
+        if self.on_stored is not None and all(o.error is None for o in outcomes):
+            self.on_stored(namespace, stream, len(records))
+        return dict(zip(route.backends, outcomes, strict=True))
+
+    async def delete(
+        self, namespace: str, stream: str, start_time: int, end_time: int, start_id: str | None
+    ) -> dict[str, BackendOutcome]:
+        """Delete a range from every backend of the stream's route."""
+        validate_stream_name(stream)
+        bounds = key_range(start_time, end_time, _start_key(start_id))
+        route = self.router.resolve(namespace, stream)
+
+        async def one(name: str) -> BackendOutcome:
+            if bounds is None:
+                return BackendOutcome(0)
+            try:
+                return BackendOutcome(await self.stores[name].delete(namespace, stream, *bounds))
+            except AionError as exc:
+                return BackendOutcome(-1, exc)
+
+        outcomes = await asyncio.gather(*(one(name) for name in route.backends))
+        return dict(zip(route.backends, outcomes, strict=True))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        namespace: str,
+        stream: str,
+        start_time: int,
+        end_time: int,
+        start_id: str | None = None,
+        *,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> AsyncIterator[EventPage]:
+        """Events of a stream from its read backend, in id order, a page at a time."""
+        validate_stream_name(stream)
+        bounds = key_range(start_time, end_time, _start_key(start_id))
+        if bounds is None:
+            return _empty()
+        store = self.stores[self.router.resolve(namespace, stream).read_backend]
+        return store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
+
+    async def list_streams(self, namespace: str) -> list[str]:
+        """Streams of a namespace, each listed by the backend that serves its reads."""
+        found: set[str] = set()
+        for name in sorted(self.router.read_backends(namespace)):
+            for stream in await self.stores[name].list_streams(namespace):
+                if self.router.resolve(namespace, stream).read_backend == name:
+                    found.add(stream)
+        return sorted(found)
+
+    async def infer_schema(self, namespace: str, stream: str) -> dict[str, Any]:
+        """The JSON schema of the latest events of a stream."""
+        sample = self.retrieve(namespace, stream, 0, 2**62, descending=True, limit=SCHEMA_SAMPLE)
+        decoder = msgspec.json.Decoder()
+        return infer_schema([decoder.decode(p) async for page in sample for p in page.payloads])
+
+    async def health(self) -> dict[str, bool]:
+        """Whether each backend answers."""
+        names = list(self.stores)
+        alive = await asyncio.gather(*(self.stores[n].is_alive() for n in names))
+        return dict(zip(names, alive, strict=True))
+
+
+async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """``asyncio.gather``, without its tasks when there is one call (the common put)."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
+
+
+def _prepare_list(
+    events: Sequence[Any], now: int, minter: IdMinter
+) -> tuple[EventPage, list[tuple[int, ValidationError]]]:
+    records: list[EventRecord] = []
+    refused: list[tuple[int, ValidationError]] = []
+    for i, event in enumerate(events):
+        try:
+            records.append(prepare_event(event, now, minter))
+        except ValidationError as exc:
+            refused.append((i, exc))
+    return EventPage.from_records(records), refused
+
+
+def _start_key(start_id: str | None) -> bytes | None:
+    if start_id is None:
+        return None
+    try:
+        return sort_key(uuid.UUID(start_id))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValidationError(f"start_id {start_id!r} is not a UUID", "start_id") from exc
+
+
+async def _empty() -> AsyncIterator[EventPage]:
+    nothing: tuple[EventPage, ...] = ()
+    for page in nothing:
+        yield page

@@ -1,0 +1,384 @@
+"""The PostgreSQL StreamLog: the same rows as the PostgreSQL EventStore, by shard and sequence.
+
+It composes a :class:`PostgresEventStore` (shared with the time API, or its own). Appends take
+the shards' ``aion_shards`` row locks (``UPDATE … RETURNING``, shards in ascending order so two
+writers cannot deadlock) and COPY the rows in; the locks are held to commit, so the sequence
+numbers of a shard become visible in order. Leases and checkpoints change with
+``INSERT … ON CONFLICT … WHERE`` statements, which are compare-and-set in one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from aion.core.streamlog import (
+    AppendRecord,
+    Lease,
+    Position,
+    PositionKind,
+    ReadResult,
+    StreamDescription,
+    check_new_stream,
+    check_records,
+    check_stream,
+    shard_of,
+    start_after,
+)
+from aion.core.streamlog_rules import (
+    StreamInfoCache,
+    check_limit,
+    check_shard_count,
+    granted_lease,
+    read_result,
+    shard_bounds,
+    stream_description,
+    stream_not_found,
+)
+from aion.core.time import kronos_time_now
+from aion.storage.placement import sequence_numbers, shard_counts
+from aion.storage.postgres import PostgresEventStore
+from aion.storage.schema import (
+    CHECKPOINTS_TABLE,
+    EVENTS_TABLE,
+    LEASES_TABLE,
+    RECORD_KIND,
+    SHARDS_TABLE,
+    STREAMS_TABLE,
+)
+from aion.storage.sql_streams import LongPoll, StreamRow, decode_rows, encode_records, trim_key
+
+__all__ = ["PostgresStreamLog"]
+
+_Conn = psycopg.AsyncConnection[Any]
+
+
+async def _info(conn: _Conn, namespace: str, stream: str) -> StreamRow:
+    cur = await conn.execute(
+        f"SELECT id, shards, retention_seconds FROM {STREAMS_TABLE} "
+        "WHERE namespace = %s AND name = %s",
+        (namespace, stream),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise stream_not_found(namespace, stream)
+    return StreamRow(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
+
+
+async def _bounds(conn: _Conn, sid: int, shard: int) -> tuple[int, int]:
+    """(trim mark, last sequence) of a shard, as in the SQLite StreamLog."""
+    cur = await conn.execute(
+        f"SELECT (SELECT last_seq FROM {SHARDS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s),"
+        f" (SELECT MIN(seq) FROM {EVENTS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s)",
+        {"s": sid, "h": shard},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    last = int(row[0] or 0)
+    return (last if row[1] is None else int(row[1]) - 1), last
+
+
+async def _fetch(conn: _Conn, sid: int, shard: int, bound: int, limit: int) -> ReadResult:
+    cur = await conn.execute(
+        f"SELECT seq, partition_key, payload, time, kind FROM {EVENTS_TABLE} "
+        "WHERE stream_id = %s AND shard = %s AND seq > %s ORDER BY seq LIMIT %s",
+        (sid, shard, bound, limit),
+        binary=True,
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        return read_result([], bound, None)
+    records = decode_rows(shard, rows)
+    cur = await conn.execute(
+        f"SELECT time FROM {EVENTS_TABLE} WHERE stream_id = %s AND shard = %s "
+        "ORDER BY seq DESC LIMIT 1",
+        (sid, shard),
+    )
+    newest = await cur.fetchone()
+    return read_result(records, bound, int(newest[0]) if newest else None)
+
+
+class PostgresStreamLog:
+    """Sharded streams in the PostgreSQL event tables. Pass the server's
+    ``PostgresEventStore`` to share it (its owner opens and closes it, unless ``owns_store``),
+    or a URL to own one."""
+
+    def __init__(self, store: PostgresEventStore | str, owns_store: bool = False) -> None:
+        self._owns_store = owns_store or not isinstance(store, PostgresEventStore)
+        self.store = store if isinstance(store, PostgresEventStore) else PostgresEventStore(store)
+        self._infos = StreamInfoCache(self._load_info)
+        self._long_poll = LongPoll()
+
+    async def open(self) -> None:
+        await self.store.open()
+
+    async def close(self) -> None:
+        if self._owns_store:
+            await self.store.close()
+
+    async def _load_info(self, namespace: str, stream: str) -> StreamRow:
+        async def job(conn: _Conn) -> StreamRow:
+            return await _info(conn, namespace, stream)
+
+        return await self.store.run(job)
+
+    async def create_stream(
+        self, namespace: str, stream: str, shards: int = 1, retention_seconds: int | None = None
+    ) -> StreamDescription:
+        check_new_stream(namespace, stream, shards, retention_seconds)
+
+        async def job(conn: _Conn) -> None:
+            await conn.execute(
+                f"INSERT INTO {STREAMS_TABLE} (namespace, name, shards, retention_seconds) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, name) DO NOTHING",
+                (namespace, stream, shards, retention_seconds),
+            )
+            found = await _info(conn, namespace, stream)
+            check_shard_count(stream, found.shards, shards)
+            await conn.execute(
+                f"INSERT INTO {SHARDS_TABLE} (stream_id, shard) "
+                "SELECT %s, g FROM generate_series(0, %s - 1) g ON CONFLICT DO NOTHING",
+                (found.sid, shards),
+            )
+
+        await self.store.run(job)
+        return await self.describe_stream(namespace, stream)
+
+    async def describe_stream(self, namespace: str, stream: str) -> StreamDescription:
+        check_stream(namespace, stream)
+
+        async def job(conn: _Conn) -> StreamDescription:
+            found = await _info(conn, namespace, stream)
+            bounds = [shard_bounds(*await _bounds(conn, found.sid, i)) for i in range(found.shards)]
+            return stream_description(namespace, stream, bounds, found.retention_seconds)
+
+        return await self.store.run(job)
+
+    async def delete_stream(self, namespace: str, stream: str) -> None:
+        check_stream(namespace, stream)
+
+        async def job(conn: _Conn) -> None:
+            sid = (await _info(conn, namespace, stream)).sid
+            for table in (EVENTS_TABLE, SHARDS_TABLE, CHECKPOINTS_TABLE, LEASES_TABLE):
+                await conn.execute(f"DELETE FROM {table} WHERE stream_id = %s", (sid,))
+            await conn.execute(f"DELETE FROM {STREAMS_TABLE} WHERE id = %s", (sid,))
+
+        await self.store.run(job)
+        self._infos.forget(namespace, stream)
+
+    async def list_namespaces(self) -> list[str]:
+        """The namespaces that hold at least one stream, sorted."""
+
+        async def job(conn: _Conn) -> list[str]:
+            sql = f"SELECT DISTINCT namespace FROM {STREAMS_TABLE} ORDER BY namespace"
+            return [r[0] for r in await (await conn.execute(sql)).fetchall()]
+
+        return await self.store.run(job)
+
+    async def list_streams(self, namespace: str) -> list[str]:
+        async def job(conn: _Conn) -> list[str]:
+            cur = await conn.execute(
+                f"SELECT name FROM {STREAMS_TABLE} WHERE namespace = %s ORDER BY name",
+                (namespace,),
+            )
+            return [r[0] for r in await cur.fetchall()]
+
+        return await self.store.run(job)
+
+    async def append(
+        self, namespace: str, stream: str, records: Sequence[AppendRecord]
+    ) -> list[tuple[int, int]]:
+        found = await self._infos.stream(namespace, stream)
+        check_records(records)
+        if not records:
+            return []
+        placed = [shard_of(r, found.shards) for r in records]
+
+        async def job(conn: _Conn) -> list[int]:
+            counts = sorted(shard_counts(placed).items())
+            # One statement for every shard of the batch (not one round trip per shard); the
+            # rows come in ascending shard order, so two writers take the locks in one order
+            # and cannot deadlock.
+            cur = await conn.execute(
+                f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) "
+                "SELECT %s, s, n FROM unnest(%s::int[], %s::bigint[]) AS b(s, n) ORDER BY s "
+                "ON CONFLICT (stream_id, shard) DO UPDATE "
+                f"SET last_seq = {SHARDS_TABLE}.last_seq + EXCLUDED.last_seq "
+                "RETURNING shard, last_seq",
+                (found.sid, [s for s, _ in counts], [n for _, n in counts]),
+            )
+            last = {int(s): int(q) for s, q in await cur.fetchall()}
+            seqs = sequence_numbers(placed, last)
+            # Taken after the shard locks, so arrival times follow sequence order per shard.
+            now = kronos_time_now()
+            async with conn.cursor().copy(
+                f"COPY {EVENTS_TABLE} "
+                "(stream_id, k, time, shard, seq, partition_key, payload, kind) FROM STDIN"
+            ) as copy:
+                for (k, t, pk, payload), shard, seq in zip(
+                    encode_records(records, now), placed, seqs, strict=True
+                ):
+                    await copy.write_row((found.sid, k, t, shard, seq, pk, payload, RECORD_KIND))
+            return seqs
+
+        seqs = await self.store.run(job)
+        await self._long_poll.appended()
+        return list(zip(placed, seqs, strict=True))
+
+    async def read(
+        self,
+        namespace: str,
+        stream: str,
+        shard: int,
+        position: Position,
+        limit: int = 1000,
+        wait_seconds: float = 0.0,
+    ) -> ReadResult:
+        check_limit(limit)
+        sid = (await self._infos.shard(namespace, stream, shard)).sid
+
+        async def first(conn: _Conn) -> tuple[int, ReadResult]:
+            trimmed, last = await _bounds(conn, sid, shard)
+            if position.kind is PositionKind.AT_TIMESTAMP:
+                cur = await conn.execute(
+                    f"SELECT seq FROM {EVENTS_TABLE} WHERE stream_id = %s AND shard = %s "
+                    "AND time >= %s ORDER BY seq LIMIT 1",
+                    (sid, shard, position.value),
+                )
+                row = await cur.fetchone()
+                bound = last if row is None else int(row[0]) - 1
+            else:
+                bound = start_after(position, trimmed, last)
+            return bound, await _fetch(conn, sid, shard, bound, limit)
+
+        bound, result = await self.store.run(first)
+        if result.records or wait_seconds <= 0:
+            return result
+
+        async def arrived() -> bool:
+            async def job(conn: _Conn) -> bool:
+                cur = await conn.execute(
+                    f"SELECT last_seq FROM {SHARDS_TABLE} WHERE stream_id = %s AND shard = %s",
+                    (sid, shard),
+                )
+                row = await cur.fetchone()
+                return row is not None and int(row[0]) > bound
+
+            return await self.store.run(job)
+
+        await self._long_poll.wait(arrived, wait_seconds)
+
+        async def again(conn: _Conn) -> ReadResult:
+            return await _fetch(conn, sid, shard, bound, limit)
+
+        return await self.store.run(again)
+
+    async def trim(self, namespace: str, stream: str) -> int:
+        found = await self._infos.stream(namespace, stream)
+        if found.retention_seconds is None:
+            return 0
+        key = trim_key(found.retention_seconds, kronos_time_now())
+
+        async def job(conn: _Conn) -> int:
+            cur = await conn.execute(
+                f"DELETE FROM {EVENTS_TABLE} WHERE stream_id = %s AND k < %s", (found.sid, key)
+            )
+            return cur.rowcount
+
+        return await self.store.run(job)
+
+    async def get_checkpoints(self, namespace: str, stream: str, group: str) -> dict[int, int]:
+        sid = (await self._infos.stream(namespace, stream)).sid
+
+        async def job(conn: _Conn) -> dict[int, int]:
+            cur = await conn.execute(
+                f"SELECT shard, seq FROM {CHECKPOINTS_TABLE} WHERE stream_id = %s AND grp = %s",
+                (sid, group),
+            )
+            return {int(s): int(q) for s, q in await cur.fetchall()}
+
+        return await self.store.run(job)
+
+    async def set_checkpoint(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        sequence: int,
+        expected: int | None = None,
+    ) -> bool:
+        sid = (await self._infos.shard(namespace, stream, shard)).sid
+        sql = (
+            f"INSERT INTO {CHECKPOINTS_TABLE} AS c (stream_id, grp, shard, seq) "
+            "VALUES (%(s)s, %(g)s, %(h)s, %(q)s) ON CONFLICT (stream_id, grp, shard) "
+            "DO UPDATE SET seq = EXCLUDED.seq"
+        )
+        if expected is not None:
+            if expected == 0:
+                sql = sql.replace("DO UPDATE SET seq = EXCLUDED.seq", "DO NOTHING")
+            else:
+                sql = (
+                    f"UPDATE {CHECKPOINTS_TABLE} SET seq = %(q)s WHERE stream_id = %(s)s "
+                    "AND grp = %(g)s AND shard = %(h)s AND seq = %(e)s"
+                )
+        params = {"s": sid, "g": group, "h": shard, "q": sequence, "e": expected}
+
+        async def job(conn: _Conn) -> bool:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount == 1
+
+        return await self.store.run(job)
+
+    async def get_leases(self, namespace: str, stream: str, group: str) -> dict[int, Lease]:
+        sid = (await self._infos.stream(namespace, stream)).sid
+
+        async def job(conn: _Conn) -> dict[int, Lease]:
+            cur = await conn.execute(
+                f"SELECT shard, owner, expires_at, version FROM {LEASES_TABLE} "
+                "WHERE stream_id = %s AND grp = %s",
+                (sid, group),
+            )
+            return {int(s): Lease(int(s), o, int(e), int(v)) for s, o, e, v in await cur.fetchall()}
+
+        return await self.store.run(job)
+
+    async def set_lease(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        owner: str | None,
+        expires_at: int,
+        expected_version: int,
+    ) -> Lease | None:
+        sid = (await self._infos.shard(namespace, stream, shard)).sid
+        lease = granted_lease(shard, owner, expires_at, expected_version)
+        # One statement: insert when no lease exists (expected 0), else update only the row
+        # still at the expected version; rowcount says who won.
+        sql = (
+            f"INSERT INTO {LEASES_TABLE} AS l (stream_id, grp, shard, owner, expires_at, version) "
+            "SELECT %(s)s, %(g)s, %(h)s, %(o)s, %(x)s, %(v)s WHERE %(e)s = 0 "
+            "ON CONFLICT (stream_id, grp, shard) DO NOTHING"
+            if expected_version == 0
+            else f"UPDATE {LEASES_TABLE} SET owner = %(o)s, expires_at = %(x)s, version = %(v)s "
+            "WHERE stream_id = %(s)s AND grp = %(g)s AND shard = %(h)s AND version = %(e)s"
+        )
+        params = {
+            "s": sid,
+            "g": group,
+            "h": shard,
+            "o": owner,
+            "x": expires_at,
+            "v": lease.version,
+            "e": expected_version,
+        }
+
+        async def job(conn: _Conn) -> bool:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount == 1
+
+        return lease if await self.store.run(job) else None

@@ -1,0 +1,463 @@
+"""The NATS JetStream StreamLog (nats-py): one JetStream stream per Aion stream, one subject
+per shard.
+
+Sequence numbers are JetStream stream sequences: they increase per shard (the stream's
+sequence is shared by its subjects, so a shard's numbers have gaps). The record's bytes are
+the message payload; its partition key travels in the ``Aion-Key`` header (percent-encoded,
+since headers are text lines). Retention is the stream's ``max_age``: JetStream expires records
+by itself, so ``trim`` has nothing to do. The trim mark is the stream's first sequence minus
+one, shared by all shards (JetStream does not keep a per-subject one).
+
+Appends publish asynchronously and then wait for every acknowledgement. JetStream has no
+multi-message transaction: if the server fails mid-batch some records may be stored and the
+call raises BackendUnavailable; a retry may then store those twice (at-least-once).
+
+Reads use ephemeral pull consumers (no acks, filtered to the shard's subject) kept per shard
+while the reader goes on from where the last read ended, so sequential reads cost one fetch.
+Checkpoints and leases live in a key-value bucket per stream, with compare-and-set on the
+bucket's revisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js import api
+from nats.js.client import JetStreamContext
+from nats.js.kv import KeyValue
+
+from aion.core.streamlog import (
+    AppendRecord,
+    Lease,
+    Position,
+    PositionKind,
+    ReadResult,
+    StoredRecord,
+    StreamDescription,
+    StreamNotFound,
+    check_new_stream,
+    check_records,
+    shard_of,
+    start_after,
+)
+from aion.core.streamlog_rules import (
+    StreamInfoCache,
+    check_limit,
+    check_shard_count,
+    checkpoint_matches,
+    lease_after_cas,
+    lease_from_text,
+    lease_text,
+    read_result,
+    shard_bounds,
+    stream_description,
+    stream_not_found,
+)
+from aion.core.time import datetime_to_kronos_time, kronos_time_to_datetime
+from aion.errors import BackendUnavailable
+from aion.streams.registry import url_options
+
+__all__ = ["NatsStreamLog"]
+
+_KEY_HEADER = "Aion-Key"
+_META_NS = "aion_namespace"
+_META_STREAM = "aion_stream"
+_META_SHARDS = "aion_shards"
+
+
+@dataclass(frozen=True, slots=True)
+class _Info:
+    name: str
+    shards: int
+    retention_seconds: int | None
+
+
+@dataclass(slots=True)
+class _Cursor:
+    subscription: JetStreamContext.PullSubscription
+    bound: int
+
+
+class NatsStreamLog:
+    """Sharded streams in NATS JetStream. Use :meth:`from_url`, or pass a connected client."""
+
+    def __init__(self, servers: str, prefix: str = "AION", client: Any = None) -> None:
+        self.servers = servers
+        self.prefix = prefix
+        self._nc: Any = client
+        self._owns_client = client is None
+        self._js: JetStreamContext | None = None
+        self._infos = StreamInfoCache(self._load_info)
+        self._cursors: dict[tuple[str, int], _Cursor] = {}
+        self._buckets: dict[str, KeyValue] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> NatsStreamLog:
+        """``nats://host:port?prefix=AION``."""
+        options = url_options(url)
+        prefix = options.pop("prefix", "AION")
+        parts = urlsplit(url)
+        return cls(urlunsplit(parts._replace(query=urlencode(options))), prefix)
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except (
+            nats.errors.ConnectionClosedError,
+            nats.errors.NoServersError,
+            nats.errors.TimeoutError,
+            nats.errors.NoRespondersError,
+            nats.js.errors.ServiceUnavailableError,
+            OSError,
+        ) as exc:
+            raise BackendUnavailable("nats", str(exc) or type(exc).__name__) from exc
+
+    async def open(self) -> None:
+        if self._js is not None:
+            return
+        with self._mapped():
+            if self._nc is None:
+                self._nc = await nats.connect(
+                    self.servers, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True
+                )
+            self._js = self._nc.jetstream()
+            await self._js.account_info()
+
+    async def close(self) -> None:
+        cursors, self._cursors = self._cursors, {}
+        for cursor in cursors.values():
+            with contextlib.suppress(Exception):
+                await cursor.subscription.unsubscribe()
+        self._js = None
+        if self._owns_client and self._nc is not None:
+            await self._nc.close()
+            self._nc = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise BackendUnavailable("nats", "the stream log is not open")
+        return self._js
+
+    def stream_name(self, ns: str, stream: str) -> str:
+        """The JetStream stream that holds an Aion stream (a digest: JetStream names are
+        narrower than Aion's)."""
+        digest = hashlib.sha1(f"{ns}/{stream}".encode()).hexdigest()[:24]
+        return f"{self.prefix}_{digest}"
+
+    def _subject(self, name: str, shard: int) -> str:
+        return f"{name}.{shard}"
+
+    async def _load_info(self, ns: str, stream: str) -> _Info:
+        name = self.stream_name(ns, stream)
+        with self._mapped():
+            try:
+                info = await self.js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                raise stream_not_found(ns, stream) from None
+        return _info_of(name, info.config)
+
+    async def create_stream(
+        self, namespace: str, stream: str, shards: int = 1, retention_seconds: int | None = None
+    ) -> StreamDescription:
+        check_new_stream(namespace, stream, shards, retention_seconds)
+        try:
+            found = await self._infos.stream(namespace, stream)
+        except StreamNotFound:
+            name = self.stream_name(namespace, stream)
+            config = api.StreamConfig(
+                name=name,
+                subjects=[f"{name}.*"],
+                max_age=float(retention_seconds) if retention_seconds else None,
+                allow_direct=True,
+                # In the description, not ``metadata``: servers before 2.10 drop metadata.
+                description=json.dumps(
+                    {_META_NS: namespace, _META_STREAM: stream, _META_SHARDS: shards}
+                ),
+            )
+            with self._mapped():
+                await self.js.add_stream(config)
+            found = _Info(name, shards, retention_seconds)
+        check_shard_count(stream, found.shards, shards)
+        return await self.describe_stream(namespace, stream)
+
+    async def _bounds(self, name: str, shard: int) -> tuple[int, int, int | None]:
+        """(trim mark, last sequence, arrival time of the last record) of a shard."""
+        with self._mapped():
+            info = await self.js.stream_info(name)
+            trimmed = max(0, info.state.first_seq - 1)
+            try:
+                newest = await self.js.get_last_msg(name, self._subject(name, shard))
+            except nats.js.errors.NotFoundError:
+                return trimmed, trimmed, None
+        assert newest.seq is not None
+        return trimmed, newest.seq, _time_of_raw(newest)
+
+    async def describe_stream(self, namespace: str, stream: str) -> StreamDescription:
+        found = await self._infos.stream(namespace, stream)
+        bounds = []
+        for i in range(found.shards):
+            trimmed, last, _ = await self._bounds(found.name, i)
+            bounds.append(shard_bounds(trimmed, last))
+        return stream_description(namespace, stream, bounds, found.retention_seconds)
+
+    async def delete_stream(self, namespace: str, stream: str) -> None:
+        found = await self._infos.stream(namespace, stream)
+        for key in [k for k in self._cursors if k[0] == found.name]:
+            with contextlib.suppress(Exception):
+                await self._cursors.pop(key).subscription.unsubscribe()
+        with self._mapped():
+            await self.js.delete_stream(found.name)
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self.js.delete_key_value(f"{found.name}_STATE")
+        self._infos.forget(namespace, stream)
+        self._buckets.pop(found.name, None)
+
+    async def list_namespaces(self) -> list[str]:
+        """The namespaces that hold at least one stream, sorted."""
+        with self._mapped():
+            infos = await self.js.streams_info()
+        metas = [
+            _meta_of(i.config) for i in infos if (i.config.name or "").startswith(self.prefix + "_")
+        ]
+        return sorted({str(m[_META_NS]) for m in metas if _META_NS in m})
+
+    async def list_streams(self, namespace: str) -> list[str]:
+        with self._mapped():
+            infos = await self.js.streams_info()
+        metas = [
+            _meta_of(i.config) for i in infos if (i.config.name or "").startswith(self.prefix + "_")
+        ]
+        return sorted(m[_META_STREAM] for m in metas if m.get(_META_NS) == namespace)
+
+    async def append(
+        self, namespace: str, stream: str, records: Sequence[AppendRecord]
+    ) -> list[tuple[int, int]]:
+        found = await self._infos.stream(namespace, stream)
+        check_records(records)
+        placed = [shard_of(r, found.shards) for r in records]
+        with self._mapped():
+            futures = [
+                await self.js.publish_async(
+                    self._subject(found.name, shard),
+                    bytes(record.data),
+                    headers={_KEY_HEADER: quote(record.partition_key, safe="")},
+                )
+                for record, shard in zip(records, placed, strict=True)
+            ]
+            acks = await asyncio.gather(*futures)
+        return [(shard, ack.seq) for shard, ack in zip(placed, acks, strict=True)]
+
+    async def read(
+        self,
+        namespace: str,
+        stream: str,
+        shard: int,
+        position: Position,
+        limit: int = 1000,
+        wait_seconds: float = 0.0,
+    ) -> ReadResult:
+        check_limit(limit)
+        found = await self._infos.shard(namespace, stream, shard)
+        trimmed, last, last_time = await self._bounds(found.name, shard)
+        if position.kind is PositionKind.AT_TIMESTAMP:
+            bound, start_time = None, position.value
+        else:
+            bound, start_time = start_after(position, trimmed, last), None
+        cursor = await self._cursor(found.name, shard, bound, start_time)
+        try:
+            messages = await self._fetch(cursor, limit, wait_seconds)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await cursor.subscription.unsubscribe()
+            raise
+        records = [_record_of(shard, m) for m in messages]
+        if records:
+            cursor.bound = records[-1].sequence
+        elif bound is None:
+            cursor.bound = last
+        await self._keep(found.name, shard, cursor)
+        if records and records[-1].sequence >= last:
+            last_time = records[-1].arrival_time
+        return read_result(records, cursor.bound, last_time)
+
+    async def _cursor(self, name: str, shard: int, bound: int | None, at: int | None) -> _Cursor:
+        cached = self._cursors.pop((name, shard), None)
+        if cached is not None and bound is not None and cached.bound == bound:
+            return cached
+        if cached is not None:
+            with contextlib.suppress(Exception):
+                await cached.subscription.unsubscribe()
+        config = api.ConsumerConfig(
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=self._subject(name, shard),
+            inactive_threshold=60.0,
+            mem_storage=True,
+        )
+        if at is not None:
+            config.deliver_policy = api.DeliverPolicy.BY_START_TIME
+            config.opt_start_time = kronos_time_to_datetime(at)
+        else:
+            assert bound is not None
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = bound + 1
+        with self._mapped():
+            subscription = await self.js.pull_subscribe(
+                self._subject(name, shard), stream=name, config=config
+            )
+        return _Cursor(subscription, bound if bound is not None else 0)
+
+    async def _keep(self, name: str, shard: int, cursor: _Cursor) -> None:
+        replaced = self._cursors.pop((name, shard), None)
+        self._cursors[(name, shard)] = cursor
+        if replaced is not None and replaced is not cursor:
+            # Another read of the same shard ran concurrently; drop its consumer.
+            with contextlib.suppress(Exception):
+                await replaced.subscription.unsubscribe()
+
+    async def _fetch(self, cursor: _Cursor, limit: int, wait_seconds: float) -> list[Any]:
+        # A fetch answers at once with what is there (no_wait); waiting is only for long-polls.
+        with self._mapped():
+            try:
+                return list(await cursor.subscription.fetch(limit, timeout=max(wait_seconds, 0.05)))
+            except (TimeoutError, nats.errors.TimeoutError):
+                return []
+
+    async def trim(self, namespace: str, stream: str) -> int:
+        await self._infos.stream(namespace, stream)
+        return 0  # JetStream applies max_age by itself
+
+    async def _bucket(self, name: str) -> KeyValue:
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            with self._mapped():
+                try:
+                    bucket = await self.js.key_value(f"{name}_STATE")
+                except nats.js.errors.BucketNotFoundError:
+                    bucket = await self.js.create_key_value(bucket=f"{name}_STATE", history=1)
+            self._buckets[name] = bucket
+        return bucket
+
+    @staticmethod
+    def _group_key(kind: str, group: str, shard: int) -> str:
+        # KV keys allow few characters, so the group name goes in as hex.
+        return f"{kind}.{group.encode().hex() or '-'}.{shard}"
+
+    async def _get(self, bucket: KeyValue, key: str) -> tuple[bytes | None, int]:
+        with self._mapped():
+            try:
+                entry = await bucket.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return None, 0
+        return entry.value, entry.revision or 0
+
+    async def _cas(self, bucket: KeyValue, key: str, value: bytes, revision: int) -> bool:
+        with self._mapped():
+            try:
+                if revision:
+                    await bucket.update(key, value, last=revision)
+                else:
+                    await bucket.create(key, value)
+            except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.BadRequestError):
+                return False
+        return True
+
+    async def get_checkpoints(self, namespace: str, stream: str, group: str) -> dict[int, int]:
+        found = await self._infos.stream(namespace, stream)
+        bucket = await self._bucket(found.name)
+        out = {}
+        for shard in range(found.shards):
+            value, _ = await self._get(bucket, self._group_key("c", group, shard))
+            if value:
+                out[shard] = int(value)
+        return out
+
+    async def set_checkpoint(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        sequence: int,
+        expected: int | None = None,
+    ) -> bool:
+        found = await self._infos.shard(namespace, stream, shard)
+        bucket = await self._bucket(found.name)
+        key = self._group_key("c", group, shard)
+        if expected is None:
+            with self._mapped():
+                await bucket.put(key, str(sequence).encode())
+            return True
+        value, revision = await self._get(bucket, key)
+        if not checkpoint_matches(int(value) if value else 0, expected):
+            return False
+        return await self._cas(bucket, key, str(sequence).encode(), revision)
+
+    async def get_leases(self, namespace: str, stream: str, group: str) -> dict[int, Lease]:
+        found = await self._infos.stream(namespace, stream)
+        bucket = await self._bucket(found.name)
+        out = {}
+        for shard in range(found.shards):
+            value, _ = await self._get(bucket, self._group_key("l", group, shard))
+            if value:
+                out[shard] = lease_from_text(shard, value.decode())
+        return out
+
+    async def set_lease(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        owner: str | None,
+        expires_at: int,
+        expected_version: int,
+    ) -> Lease | None:
+        found = await self._infos.shard(namespace, stream, shard)
+        bucket = await self._bucket(found.name)
+        key = self._group_key("l", group, shard)
+        value, revision = await self._get(bucket, key)
+        stored = lease_from_text(shard, value.decode()).version if value else 0
+        lease = lease_after_cas(stored, shard, owner, expires_at, expected_version)
+        if lease is None:
+            return None
+        return lease if await self._cas(bucket, key, lease_text(lease).encode(), revision) else None
+
+
+def _meta_of(config: api.StreamConfig) -> dict[str, Any]:
+    try:
+        meta = json.loads(config.description or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _info_of(name: str, config: api.StreamConfig) -> _Info:
+    retention = int(config.max_age) if config.max_age else None
+    return _Info(name, int(_meta_of(config).get(_META_SHARDS, 1)), retention)
+
+
+def _record_of(shard: int, message: Any) -> StoredRecord:
+    meta = message.metadata
+    key = unquote((message.headers or {}).get(_KEY_HEADER, ""))
+    stamp: datetime = meta.timestamp
+    return StoredRecord(
+        shard, meta.sequence.stream, key, message.data, datetime_to_kronos_time(stamp)
+    )
+
+
+def _time_of_raw(message: api.RawStreamMsg) -> int | None:
+    stamp = message.time
+    return None if stamp is None else datetime_to_kronos_time(stamp.astimezone(UTC))

@@ -1,0 +1,434 @@
+"""The Redis Streams StreamLog: one Redis stream key per shard (redis-py asyncio).
+
+Sequence numbers are the Redis entry ids ``<ms>-<n>`` read as ``ms * 1_000_000 + n``: they
+increase per shard as the ids do, fit in 64 bits until the year 2262, and carry the arrival
+time (to the millisecond). A shard would need a million appends within one millisecond to
+break the mapping. Appends go out as one MULTI/EXEC pipeline of XADDs, so a batch is all or
+none; reads are one pipelined round trip, and long-polls are ``XREAD BLOCK``.
+
+Trimming (``XTRIM MINID``) runs in a Lua script that first notes the id of the last entry it
+removes, so the trim mark is exact (Redis itself does not record it for XTRIM).
+
+Keys, under a prefix (``aion:`` by default; names cannot hold ``:``)::
+
+    {p}s:{ns}:{stream}            hash   shards, retention
+    {p}n:{ns}                     set    stream names of the namespace
+    {p}x:{ns}:{stream}:{shard}    stream the shard's records (fields k: partition key, d: data)
+    {p}t:{ns}:{stream}            hash   shard → id of the last entry trimmed
+    {p}c:{ns}:{stream}:{group}    hash   shard → checkpoint
+    {p}l:{ns}:{stream}:{group}    hash   shard → "version|expires_at|owner"
+    {p}g:{ns}:{stream}            set    consumer groups (to delete their keys)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from aion.core.streamlog import (
+    AppendRecord,
+    Lease,
+    Position,
+    PositionKind,
+    ReadResult,
+    StoredRecord,
+    StreamDescription,
+    check_new_stream,
+    check_records,
+    shard_of,
+    start_after,
+)
+from aion.core.streamlog_rules import (
+    ShardBounds,
+    StreamInfoCache,
+    check_limit,
+    check_shard_count,
+    granted_lease,
+    lease_from_text,
+    lease_text,
+    read_result,
+    stream_description,
+    stream_not_found,
+)
+from aion.core.time import kronos_time_now
+from aion.errors import BackendUnavailable
+from aion.streams.registry import url_options
+
+__all__ = ["RedisStreamLog", "id_of", "sequence_of"]
+
+_PER_MS = 1_000_000
+_SHARD_ARG = [str(i + 1) for i in range(10_000)]
+_TICKS_PER_MS = 10_000
+
+_TRIM = """
+local last = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
+if #last == 0 then return 0 end
+local n = redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], last[1][1])
+return n
+"""
+
+# KEYS: the batch's shard keys; ARGV: per record its key's index, partition key, data.
+_APPEND = """
+local ids = {}
+for i = 1, #ARGV, 3 do
+  local key = KEYS[tonumber(ARGV[i])]
+  ids[#ids + 1] = redis.call('XADD', key, '*', 'k', ARGV[i + 1], 'd', ARGV[i + 2])
+end
+return table.concat(ids, ' ')
+"""
+
+# KEYS: shard stream, trim marks; ARGV: shard, start ('' reads nothing), count. The entries
+# come back as three strings (ids, "key-length data-length" pairs, the bytes end to end) so
+# redis-py parses five replies per read, not a nested reply per record.
+_READ = """
+local mark = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local last = ''
+if #newest > 0 then last = newest[1][1] end
+local ids, lens, body = {}, {}, {}
+if ARGV[2] ~= '' then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[1], ARGV[2], '+', 'COUNT', ARGV[3])) do
+    local f, k, d = e[2], '', ''
+    for j = 1, #f, 2 do
+      if f[j] == 'k' then k = f[j + 1] elseif f[j] == 'd' then d = f[j + 1] end
+    end
+    ids[#ids + 1] = e[1]
+    lens[#lens + 1] = #k .. ' ' .. #d
+    body[#body + 1] = k
+    body[#body + 1] = d
+  end
+end
+return {mark, last, table.concat(ids, ' '), table.concat(lens, ' '), table.concat(body)}
+"""
+
+_CAS = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local have = 0
+if cur then have = tonumber(string.match(cur, '^(%d+)')) end
+if have ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+def sequence_of(entry_id: bytes | str) -> int:
+    """A Redis entry id as a sequence number."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, n = text.partition("-")
+    return int(ms) * _PER_MS + int(n or 0)
+
+
+def _time(sequence: int) -> int:
+    """The arrival kronos time a sequence number carries (its millisecond)."""
+    return sequence // _PER_MS * _TICKS_PER_MS
+
+
+def _unpack(shard: int, ids: bytes, lengths: bytes, body: bytes) -> list[StoredRecord]:
+    """The records of a read script's answer (see ``_READ``)."""
+    if not ids:
+        return []
+    sizes = iter([int(n) for n in lengths.split()])
+    records = []
+    pos = 0
+    for entry_id, key_size, data_size in zip(ids.split(), sizes, sizes, strict=True):
+        ms, _, n = entry_id.partition(b"-")
+        seq = int(ms) * _PER_MS + int(n)
+        key = body[pos : pos + key_size].decode()
+        pos += key_size
+        records.append(StoredRecord(shard, seq, key, body[pos : pos + data_size], _time(seq)))
+        pos += data_size
+    return records
+
+
+def id_of(sequence: int) -> str:
+    """A sequence number as the Redis entry id it came from."""
+    return f"{sequence // _PER_MS}-{sequence % _PER_MS}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Info:
+    shards: int
+    retention_seconds: int | None
+
+
+class RedisStreamLog:
+    """Sharded streams in Redis. Takes a ``redis.asyncio.Redis`` (bytes responses) or use
+    :meth:`from_url`."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "aion:", owns_client: bool = False):
+        self.client = client
+        self.prefix = prefix
+        self._owns_client = owns_client
+        self._infos = StreamInfoCache(self._load_info)
+        self._trim = client.register_script(_TRIM)
+        self._append = client.register_script(_APPEND)
+        self._read = client.register_script(_READ)
+        self._cas = client.register_script(_CAS)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStreamLog:
+        """``redis://host:port/db?prefix=aion:`` (other query options go to redis-py)."""
+        options = url_options(url)
+        prefix = options.pop("prefix", "aion:")
+        parts = urlsplit(url)
+        plain = urlunsplit(parts._replace(query=urlencode(options)))
+        return cls(aioredis.Redis.from_url(plain), prefix, owns_client=True)
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise BackendUnavailable("redis", str(exc) or type(exc).__name__) from exc
+
+    async def open(self) -> None:
+        with self._mapped():
+            await self.client.ping()
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    # -- keys -------------------------------------------------------------------------
+
+    def _meta(self, ns: str, stream: str) -> str:
+        return f"{self.prefix}s:{ns}:{stream}"
+
+    def _shard_key(self, ns: str, stream: str, shard: int) -> str:
+        return f"{self.prefix}x:{ns}:{stream}:{shard}"
+
+    def _trims(self, ns: str, stream: str) -> str:
+        return f"{self.prefix}t:{ns}:{stream}"
+
+    def _group_key(self, kind: str, ns: str, stream: str, group: str) -> str:
+        return f"{self.prefix}{kind}:{ns}:{stream}:{group}"
+
+    async def _load_info(self, ns: str, stream: str) -> _Info:
+        with self._mapped():
+            meta: Any = await self.client.hgetall(self._meta(ns, stream))
+        if not meta:
+            raise stream_not_found(ns, stream)
+        retention = meta.get(b"retention", b"")
+        return _Info(int(meta[b"shards"]), int(retention) if retention else None)
+
+    # -- streams ----------------------------------------------------------------------
+
+    async def create_stream(
+        self, namespace: str, stream: str, shards: int = 1, retention_seconds: int | None = None
+    ) -> StreamDescription:
+        check_new_stream(namespace, stream, shards, retention_seconds)
+        meta = self._meta(namespace, stream)
+        with self._mapped():
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(meta, "shards", shards)
+                pipe.hsetnx(meta, "retention", retention_seconds or "")
+                pipe.sadd(f"{self.prefix}n:{namespace}", stream)
+                pipe.hget(meta, "shards")
+                *_, stored = await pipe.execute()
+        check_shard_count(stream, int(stored), shards)
+        return await self.describe_stream(namespace, stream)
+
+    async def _bounds(self, ns: str, stream: str, shards: int) -> list[ShardBounds]:
+        """(trim mark, first retained, last) per shard."""
+        with self._mapped():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self._trims(ns, stream))
+                for shard in range(shards):
+                    key = self._shard_key(ns, stream, shard)
+                    pipe.xrange(key, count=1)
+                    pipe.xrevrange(key, count=1)
+                marks, *ends = await pipe.execute()
+        out = []
+        for shard in range(shards):
+            first, last = ends[2 * shard], ends[2 * shard + 1]
+            mark = marks.get(str(shard).encode())
+            trimmed = sequence_of(mark) if mark else 0
+            newest = sequence_of(last[0][0]) if last else trimmed
+            out.append((trimmed, sequence_of(first[0][0]) if first else newest + 1, newest))
+        return out
+
+    async def describe_stream(self, namespace: str, stream: str) -> StreamDescription:
+        self._infos.forget(namespace, stream)
+        found = await self._infos.stream(namespace, stream)
+        bounds = await self._bounds(namespace, stream, found.shards)
+        return stream_description(namespace, stream, bounds, found.retention_seconds)
+
+    async def delete_stream(self, namespace: str, stream: str) -> None:
+        found = await self._infos.stream(namespace, stream)
+        groups_key = f"{self.prefix}g:{namespace}:{stream}"
+        with self._mapped():
+            groups: Any = await self.client.smembers(groups_key)
+            keys = [self._meta(namespace, stream), self._trims(namespace, stream), groups_key]
+            keys += [self._shard_key(namespace, stream, i) for i in range(found.shards)]
+            for group in groups:
+                name = group.decode()
+                keys += [self._group_key(k, namespace, stream, name) for k in ("c", "l")]
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(*keys)
+                pipe.srem(f"{self.prefix}n:{namespace}", stream)
+                await pipe.execute()
+        self._infos.forget(namespace, stream)
+
+    async def list_namespaces(self) -> list[str]:
+        """The namespaces that hold at least one stream, sorted (a SCAN of the name sets)."""
+        names = set()
+        with self._mapped():
+            async for key in self.client.scan_iter(match=f"{self.prefix}n:*", count=500):
+                names.add(key.decode()[len(self.prefix) + 2 :])
+        return sorted(names)
+
+    async def list_streams(self, namespace: str) -> list[str]:
+        with self._mapped():
+            names: Any = await self.client.smembers(f"{self.prefix}n:{namespace}")
+        return sorted(n.decode() for n in names)
+
+    # -- records ----------------------------------------------------------------------
+
+    async def append(
+        self, namespace: str, stream: str, records: Sequence[AppendRecord]
+    ) -> list[tuple[int, int]]:
+        found = await self._infos.stream(namespace, stream)
+        check_records(records)
+        if not records:
+            return []
+        count = found.shards
+        placed = [shard_of(r, count) for r in records]
+        keys = [self._shard_key(namespace, stream, shard) for shard in range(count)]
+        args: list[bytes | str] = []
+        for record, shard in zip(records, placed, strict=True):
+            args += (_SHARD_ARG[shard], record.partition_key, bytes(record.data))
+        # One script call, not a MULTI/EXEC of one XADD per record: a script runs atomically
+        # as the transaction did, and its one reply replaces one parsed reply per record
+        # (the QUEUED acknowledgements), which was most of redis-py's append time. The ids come
+        # back as one space-joined string: one reply to parse instead of one per record.
+        with self._mapped():
+            joined: Any = await self._append(keys=keys, args=args)
+        ids = joined.decode().split(" ")
+        return [(shard, sequence_of(i)) for shard, i in zip(placed, ids, strict=True)]
+
+    async def read(
+        self,
+        namespace: str,
+        stream: str,
+        shard: int,
+        position: Position,
+        limit: int = 1000,
+        wait_seconds: float = 0.0,
+    ) -> ReadResult:
+        check_limit(limit)
+        await self._infos.shard(namespace, stream, shard)
+        key = self._shard_key(namespace, stream, shard)
+        kind, value = position.kind, position.value
+        start = {
+            PositionKind.TRIM_HORIZON: "-",
+            PositionKind.AT_SEQUENCE_NUMBER: id_of(value),
+            PositionKind.AFTER_SEQUENCE_NUMBER: "(" + id_of(value),
+            PositionKind.AT_TIMESTAMP: f"{-(-value // _TICKS_PER_MS)}-0",
+        }.get(kind)
+        with self._mapped():
+            answer: Any = await self._read(
+                keys=[key, self._trims(namespace, stream)],
+                args=[str(shard), start or "", limit],
+            )
+        mark, newest, ids, lengths, body = answer
+        trimmed = sequence_of(mark) if mark else 0
+        last = sequence_of(newest) if newest else trimmed
+        records = _unpack(shard, ids, lengths, body)
+        if kind is PositionKind.AT_TIMESTAMP:
+            bound = records[0].sequence - 1 if records else last
+        else:
+            bound = start_after(position, trimmed, last)
+        if not records and wait_seconds > 0:
+            with self._mapped():
+                woken: Any = await self.client.xread(
+                    {key: id_of(bound)}, count=limit, block=max(1, int(wait_seconds * 1000))
+                )
+            records = [
+                StoredRecord(shard, seq := sequence_of(i), f[b"k"].decode(), f[b"d"], _time(seq))
+                for i, f in (woken[0][1] if woken else [])
+            ]
+            if records:
+                last = max(last, records[-1].sequence)
+        return read_result(records, bound, _time(last))
+
+    async def trim(self, namespace: str, stream: str) -> int:
+        found = await self._infos.stream(namespace, stream)
+        if found.retention_seconds is None:
+            return 0
+        cutoff_ms = (kronos_time_now() // _TICKS_PER_MS) - found.retention_seconds * 1000
+        dropped = 0
+        with self._mapped():
+            for shard in range(found.shards):
+                dropped += int(
+                    await self._trim(
+                        keys=[
+                            self._shard_key(namespace, stream, shard),
+                            self._trims(namespace, stream),
+                        ],
+                        args=[f"{cutoff_ms}-0", str(shard)],
+                    )
+                )
+        return dropped
+
+    # -- consumer groups ----------------------------------------------------------------
+
+    async def _remember_group(self, namespace: str, stream: str, group: str) -> None:
+        await self.client.sadd(f"{self.prefix}g:{namespace}:{stream}", group)
+
+    async def get_checkpoints(self, namespace: str, stream: str, group: str) -> dict[int, int]:
+        await self._infos.stream(namespace, stream)
+        with self._mapped():
+            held: Any = await self.client.hgetall(self._group_key("c", namespace, stream, group))
+        return {int(k): int(v) for k, v in held.items()}
+
+    async def set_checkpoint(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        sequence: int,
+        expected: int | None = None,
+    ) -> bool:
+        await self._infos.shard(namespace, stream, shard)
+        key = self._group_key("c", namespace, stream, group)
+        with self._mapped():
+            await self._remember_group(namespace, stream, group)
+            if expected is None:
+                await self.client.hset(key, str(shard), str(sequence))
+                return True
+            done: Any = await self._cas(keys=[key], args=[str(shard), expected, str(sequence)])
+        return bool(done)
+
+    async def get_leases(self, namespace: str, stream: str, group: str) -> dict[int, Lease]:
+        await self._infos.stream(namespace, stream)
+        with self._mapped():
+            held: Any = await self.client.hgetall(self._group_key("l", namespace, stream, group))
+        return {int(k): lease_from_text(int(k), v.decode()) for k, v in held.items()}
+
+    async def set_lease(
+        self,
+        namespace: str,
+        stream: str,
+        group: str,
+        shard: int,
+        owner: str | None,
+        expires_at: int,
+        expected_version: int,
+    ) -> Lease | None:
+        await self._infos.shard(namespace, stream, shard)
+        key = self._group_key("l", namespace, stream, group)
+        lease = granted_lease(shard, owner, expires_at, expected_version)
+        with self._mapped():
+            await self._remember_group(namespace, stream, group)
+            done: Any = await self._cas(
+                keys=[key], args=[str(shard), expected_version, lease_text(lease)]
+            )
+        return lease if done else None

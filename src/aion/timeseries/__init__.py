@@ -1,0 +1,23 @@
+"""Kairos-style timeseries rollups over memory, Redis and SQL backends.
+
+``Timeseries(client, type=..., intervals=...)`` stores values of one type (``series``,
+``histogram``, ``count``, ``gauge`` or ``set``) in buckets of every configured interval and reads
+them back with ``get``, ``series`` and ``iterate``. See ``docs/timeseries.md``.
+"""
+
+from aion.timeseries.intervals import Interval, parse_intervals
+from aion.timeseries.memory import MemoryDatabase
+from aion.timeseries.protocol import Advance, Kind, StoreError, TimeseriesStore
+from aion.timeseries.timeseries import Timeseries, UnknownInterval
+
+__all__ = [
+    "Advance",
+    "Interval",
+    "Kind",
+    "MemoryDatabase",
+    "StoreError",
+    "Timeseries",
+    "TimeseriesStore",
+    "UnknownInterval",
+    "parse_intervals",
+]

@@ -1,0 +1,78 @@
+"""Pick a timeseries backend from a client object or a URL.
+
+==================================== ===============================================
+first argument                       backend
+==================================== ===============================================
+``"memory://"``                      a fresh in-memory store
+a :class:`MemoryDatabase`            the in-memory store sharing that database
+a ``redis.Redis`` client             Redis (``prefix=`` option)
+``"redis://host:port/db"``           Redis, through ``redis.Redis.from_url``
+an SQLAlchemy ``Engine``             SQL (``table_name``, ``string_length``,
+                                     ``text_length``, ``value_type`` options)
+any SQLAlchemy URL                   SQL: ``sqlite:///x.db``,
+                                     ``postgresql+psycopg://...``,
+                                     ``mysql+pymysql://...``
+==================================== ===============================================
+
+With a URL, ``client_config`` is passed to the driver's constructor, as in Kairos. Backend
+modules are imported only when chosen, so a missing driver only matters if it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aion.errors import ConfigurationError
+from aion.timeseries.memory import MemoryDatabase, MemoryStore
+from aion.timeseries.protocol import Kind, TimeseriesStore
+
+__all__ = ["open_store"]
+
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+
+
+def _from_url(kind: Kind, url: str, options: dict[str, Any]) -> TimeseriesStore:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    client_config = options.pop("client_config", None)
+    if scheme == "memory":
+        if options or client_config:
+            raise ConfigurationError(f"memory:// takes no options, got {sorted(options)}")
+        return MemoryStore(kind)
+    if scheme in ("redis", "rediss", "unix"):
+        from aion.timeseries.redis import RedisStore
+
+        return RedisStore.from_url(kind, url, client_config, **options)
+    if "sql" in scheme or scheme.split("+", 1)[0] in _SQL_SCHEMES:
+        from aion.timeseries.sql import SqlStore
+
+        return SqlStore.from_url(kind, url, client_config, **options)
+    raise ConfigurationError(
+        f"unknown timeseries URL {url!r}: use memory://, redis://... or an SQLAlchemy URL"
+    )
+
+
+def open_store(kind: Kind, client: Any, options: dict[str, Any]) -> TimeseriesStore:
+    """The store for ``client`` (an object or a URL) with backend ``options``."""
+    try:
+        if isinstance(client, str):
+            return _from_url(kind, client, dict(options))
+        if isinstance(client, MemoryDatabase):
+            if options:
+                raise ConfigurationError(f"the memory backend takes no options: {sorted(options)}")
+            return MemoryStore(kind, client)
+        module = type(client).__module__.split(".", 1)[0]
+        if module == "redis":
+            from aion.timeseries.redis import RedisStore
+
+            return RedisStore(kind, client, **options)
+        if module == "sqlalchemy":
+            from aion.timeseries.sql import SqlStore
+
+            return SqlStore(kind, client, **options)
+    except TypeError as exc:
+        # An unexpected keyword: say which, rather than a bare TypeError.
+        raise ConfigurationError(f"bad timeseries backend option: {exc}") from exc
+    raise ConfigurationError(
+        f"unsupported timeseries client {type(client).__name__}: pass a redis.Redis client, "
+        "an SQLAlchemy Engine, a MemoryDatabase or a URL"
+    )

@@ -1,0 +1,120 @@
+"""``/readyz`` with a backend down, and ``/metrics`` after traffic."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from aion.server.app import create_app
+from aion.server.config import AionConfig, Route
+from aion.server.metrics import LabelCap, route_label
+from aion.server.service import EventService
+from aion.storage.memory import MemoryEventStore
+from aion.storage.postgres import PostgresEventStore
+from tests.ops.conftest import Keys, bearer, memory_config
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+def test_readyz_names_the_backend_that_is_down(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/aion"
+    config = AionConfig(
+        backends={"memory": "memory://", "pg": url},
+        routes=(Route("*", "", ("memory", "pg"), "memory"),),
+        data_dir=tmp_path,
+    )
+    stores = {"memory": MemoryEventStore(), "pg": PostgresEventStore(url, timeout=0.3)}
+    app = create_app(config, EventService(config, stores))
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["down"] == ["pg"]
+        assert body["backends"] == {"memory": True, "pg": False}
+        assert "pg" in body["message"]
+        metrics = client.get("/metrics").text
+        assert 'aion_backend_up{backend="pg"} 0.0' in metrics
+        assert 'aion_backend_up{backend="memory"} 1.0' in metrics
+
+
+def test_readyz_is_200_when_every_backend_answers(tmp_path: Path) -> None:
+    with TestClient(create_app(memory_config(tmp_path))) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready", "backends": {"memory": True}}
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_after_traffic(client: TestClient, keys: Keys) -> None:
+    headers = bearer(keys.rw)
+    put = {"events": {"clicks": [{"a": 1}, {"a": 2}], "views": [{"b": 1}]}}
+    assert client.post("/1.0/events/put", json=put, headers=headers).status_code == 200
+    assert client.post("/v1/ingest/default/clicks", json=[{}], headers=headers).status_code == 200
+    assert client.post("/1.0/events/put", json=put).status_code == 401
+    assert client.get("/no/such/path", headers=headers).status_code == 404
+    response = client.get("/metrics", headers=bearer(keys.root))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, frozenset(labels.items()))]
+
+    assert value("aion_events_ingested_total", namespace="default", stream="clicks") == 3
+    assert value("aion_events_ingested_total", namespace="default", stream="views") == 1
+    route = {"route": "/1.0/events/put", "method": "POST"}
+    assert value("aion_http_requests_total", status="200", **route) == 1
+    assert value("aion_http_request_duration_seconds_count", **route) == 1
+    assert value("aion_http_requests_total", route="refused", method="POST", status="401") == 1
+    assert value("aion_auth_refusals_total", reason="unauthorized") == 1
+    assert value("aion_http_errors_total", route="unmatched", kind="client") == 1
+    assert value("aion_backend_up", backend="memory") == 1
+    assert value("aion_http_requests_in_flight") == 1  # the scrape itself
+    assert all(name.startswith("aion_") for name, _ in samples)
+    assert not re.search(r'route="/no/such', response.text)
+
+
+def test_sqlite_queue_depth_is_exported(tmp_path: Path) -> None:
+    app = create_app(AionConfig.for_data_dir(tmp_path))
+    with TestClient(app) as client:
+        client.post("/1.0/events/put", json={"events": {"s": [{}]}})
+        text = client.get("/metrics").text
+    assert 'aion_storage_write_queue_depth{backend="sqlite"} 0.0' in text
+
+
+def test_label_cap_folds_new_streams_and_namespaces_into_other() -> None:
+    cap = LabelCap(max_namespaces=2, max_streams=3)
+    assert cap.labels("a", "s1") == ("a", "s1")
+    assert cap.labels("a", "s2") == ("a", "s2")
+    assert cap.labels("b", "s1") == ("b", "s1")
+    assert cap.labels("a", "s3") == ("a", "other")
+    assert cap.labels("a", "s1") == ("a", "s1")  # seen before: keeps its name
+    assert cap.labels("c", "s1") == ("other", "other")
+
+
+def test_route_label_of_kinesis_calls_names_the_operation() -> None:
+    class Root:
+        path = "/"
+
+    def scope(target: bytes) -> dict[str, object]:
+        return {"route": Root(), "method": "POST", "headers": [(b"x-amz-target", target)]}
+
+    assert route_label(scope(b"Kinesis_20131202.PutRecords")) == "/ kinesis:PutRecords"
+    assert route_label(scope(b"Kinesis_20131202.Nope" + b"x" * 100)) == "/ kinesis:unknown"
+    assert route_label({"headers": []}) == "unmatched"

@@ -1,0 +1,179 @@
+"""One suite over every EventStore backend, against the real services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from aion.core.events import EventRecord, prepare_event
+from aion.core.ids import key_range, sort_key
+from aion.storage import EventStore, open_event_store
+from aion.storage.protocol import flatten
+
+BACKENDS = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    if request.param == "memory":
+        url = "memory://"
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/events.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    backend = open_event_store(url)
+    await backend.open()
+    yield backend
+    if request.param == "postgresql":
+        await _wipe_postgres(backend)
+    await backend.close()
+
+
+async def _wipe_postgres(backend: EventStore) -> None:
+    from aion.storage.postgres import PostgresEventStore
+
+    assert isinstance(backend, PostgresEventStore)
+
+    async def job(conn: object) -> None:
+        await conn.execute("TRUNCATE aion_events, aion_shards, aion_streams")  # type: ignore[attr-defined]
+
+    await backend.run(job)  # type: ignore[arg-type]
+
+
+def events_at(*times: int) -> list[EventRecord]:
+    return [prepare_event({"n": i, "@time": t}, now=0) for i, t in enumerate(times)]
+
+
+async def fetch(
+    store: EventStore,
+    stream: str,
+    start: int,
+    end: int,
+    *,
+    namespace: str = "ns",
+    start_key: bytes | None = None,
+    descending: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, object]]:
+    bounds = key_range(start, end, start_key)
+    if bounds is None:
+        return []
+    return [
+        json.loads(e.payload)
+        async for e in flatten(
+            store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
+        )
+    ]
+
+
+async def test_insert_then_get_is_inclusive_and_ordered(store: EventStore) -> None:
+    times = [5, 1, 3, 2, 4, 3]
+    assert await store.insert("ns", "s", events_at(*times)) == 6
+    got = await fetch(store, "s", 1, 3)
+    assert [e["@time"] for e in got] == [1, 2, 3, 3]
+    ids = [e["@id"] for e in got]
+    assert len(set(ids)) == 4
+    everything = await fetch(store, "s", 0, 10)
+    keys = [(e["@time"], e["@id"]) for e in everything]
+    assert [k[0] for k in keys] == sorted(times)
+
+
+async def test_order_is_the_time_uuid_order_both_ways(store: EventStore) -> None:
+    records = events_at(*[random.randint(0, 50) for _ in range(200)])
+    await store.insert("ns", "s", records)
+    expected = sorted(r.key for r in records)
+    import uuid
+
+    asc = [sort_key(uuid.UUID(str(e["@id"]))) for e in await fetch(store, "s", 0, 100)]
+    desc = [
+        sort_key(uuid.UUID(str(e["@id"]))) for e in await fetch(store, "s", 0, 100, descending=True)
+    ]
+    assert asc == expected
+    assert desc == expected[::-1]
+
+
+async def test_limit_and_start_id_resume(store: EventStore) -> None:
+    await store.insert("ns", "s", events_at(*range(1, 11)))
+    assert [e["@time"] for e in await fetch(store, "s", 0, 100, limit=3)] == [1, 2, 3]
+    assert [e["@time"] for e in await fetch(store, "s", 0, 100, limit=3, descending=True)] == [
+        10,
+        9,
+        8,
+    ]
+    assert await fetch(store, "s", 0, 100, limit=0) == []
+    third = (await fetch(store, "s", 0, 100, limit=3))[-1]
+    import uuid
+
+    key = sort_key(uuid.UUID(str(third["@id"])))
+    rest = await fetch(store, "s", 0, 100, start_key=key)
+    assert [e["@time"] for e in rest] == [4, 5, 6, 7, 8, 9, 10]
+
+
+async def test_empty_and_inverted_ranges(store: EventStore) -> None:
+    await store.insert("ns", "s", events_at(1, 2, 3))
+    assert await fetch(store, "s", 3, 1) == []
+    assert await fetch(store, "s", 10**15, 10**16) == []
+    assert await fetch(store, "s", -100, -1) == []
+    assert await fetch(store, "other", 0, 10) == []
+
+
+async def test_namespaces_are_isolated(store: EventStore) -> None:
+    await store.insert("one", "s", events_at(1))
+    await store.insert("two", "s", events_at(1, 2))
+    assert len(await fetch(store, "s", 0, 10, namespace="one")) == 1
+    assert len(await fetch(store, "s", 0, 10, namespace="two")) == 2
+    assert await store.list_streams("one") == ["s"]
+    assert await store.list_streams("three") == []
+
+
+async def test_delete_counts_and_is_inclusive(store: EventStore) -> None:
+    await store.insert("ns", "s", events_at(1, 2, 3, 4, 5))
+    low, high = key_range(2, 4) or (b"", b"")
+    assert await store.delete("ns", "s", low, high) == 3
+    assert [e["@time"] for e in await fetch(store, "s", 0, 10)] == [1, 5]
+    assert await store.delete("ns", "missing", low, high) == 0
+
+
+async def test_list_streams_sorted(store: EventStore) -> None:
+    for name in ["b", "a", "c.d"]:
+        await store.insert("ns", name, events_at(1))
+    assert await store.list_streams("ns") == ["a", "b", "c.d"]
+
+
+async def test_large_result_streams_in_pages(store: EventStore) -> None:
+    await store.insert("ns", "big", events_at(*range(12_345)))
+    n = 0
+    last = -1
+    pages = 0
+    async for page in store.retrieve("ns", "big", *(key_range(0, 10**9) or (b"", b""))):
+        assert page
+        pages += 1
+        for record in page:
+            assert record.time >= last
+            last = record.time
+            n += 1
+    assert n == 12_345
+    assert pages > 1
+
+
+async def test_concurrent_inserts_lose_nothing(store: EventStore) -> None:
+    batches = [events_at(*range(i * 100, i * 100 + 100)) for i in range(20)]
+    counts = await asyncio.gather(*(store.insert("ns", "c", b) for b in batches))
+    assert sum(counts) == 2000
+    assert len(await fetch(store, "c", 0, 10**6)) == 2000
+
+
+async def test_is_alive(store: EventStore) -> None:
+    assert await store.is_alive()
+
+
+async def test_memory_cap_drops_oldest() -> None:
+    store = open_event_store("memory://?max_items=3")
+    await store.open()
+    await store.insert("ns", "s", events_at(5, 1, 4, 2, 3))
+    assert [e["@time"] for e in await fetch(store, "s", 0, 10)] == [3, 4, 5]

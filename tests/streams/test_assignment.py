@@ -1,0 +1,68 @@
+"""The pure lease decisions of consumer groups."""
+
+from __future__ import annotations
+
+from aion.core.streamlog import Lease
+from aion.streams.assignment import fair_share, plan
+
+
+def held(owners: dict[int, str | None], expires: int = 100) -> dict[int, Lease]:
+    return {s: Lease(s, o, expires, 1) for s, o in owners.items()}
+
+
+def test_fair_share_is_ceiling() -> None:
+    assert fair_share(6, 4) == 2
+    assert fair_share(4, 4) == 1
+    assert fair_share(3, 0) == 3
+
+
+def test_lone_worker_takes_every_shard() -> None:
+    decision = plan({}, 4, "a", now=0)
+    assert sorted(decision.acquire) == [0, 1, 2, 3]
+    assert decision.release == decision.steal == decision.renew == ()
+
+
+def test_expired_and_released_leases_are_free() -> None:
+    leases = held({0: "dead", 1: None, 2: "b"})
+    leases[0] = Lease(0, "dead", 5, 3)
+    decision = plan(leases, 3, "a", now=10)
+    assert sorted(decision.acquire) == [0, 1]
+
+
+def test_worker_above_its_share_releases() -> None:
+    leases = held({0: "a", 1: "a", 2: "a", 3: "b"})
+    decision = plan(leases, 4, "a", now=0)
+    assert decision.renew == (0, 1)
+    assert decision.release == (2,)
+
+
+def test_newcomer_steals_one_from_the_busiest() -> None:
+    leases = held({0: "a", 1: "a", 2: "a", 3: "a"})
+    decision = plan(leases, 4, "new", now=0)
+    assert decision.acquire == ()
+    assert decision.steal == (3,)
+
+
+def test_balanced_group_is_left_alone() -> None:
+    leases = held({0: "a", 1: "a", 2: "b", 3: "b"})
+    for me in ("a", "b"):
+        decision = plan(leases, 4, me, now=0)
+        assert decision.release == decision.acquire == decision.steal == ()
+        assert len(decision.renew) == 2
+
+
+def test_no_worker_exceeds_the_share_after_rounds() -> None:
+    leases: dict[int, Lease] = {}
+    workers = ["w1", "w2", "w3"]
+    for _ in range(6):
+        for me in workers:
+            decision = plan(leases, 7, me, now=0)
+            for s in decision.release:
+                leases[s] = Lease(s, None, 0, leases[s].version + 1)
+            for s in decision.acquire + decision.steal:
+                old = leases.get(s)
+                leases[s] = Lease(s, me, 100, (old.version if old else 0) + 1)
+    counts = [sum(1 for x in leases.values() if x.owner == w) for w in workers]
+    assert sum(counts) == 7
+    assert max(counts) <= fair_share(7, 3)
+    assert min(counts) >= 7 // 3

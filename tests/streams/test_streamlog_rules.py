@@ -1,0 +1,144 @@
+"""The pure rules every StreamLog backend shares (no backend, no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aion.core.sharding import hash_key_ranges
+from aion.core.streamlog import (
+    Lease,
+    Position,
+    ShardNotFound,
+    StoredRecord,
+    StreamNotFound,
+)
+from aion.core.streamlog_rules import (
+    StreamInfoCache,
+    check_limit,
+    check_shard,
+    check_shard_count,
+    checkpoint_matches,
+    granted_lease,
+    lease_after_cas,
+    lease_from_text,
+    lease_text,
+    read_result,
+    retention_cutoff,
+    shard_bounds,
+    stream_description,
+    stream_not_found,
+)
+from aion.errors import ValidationError
+
+
+def test_shard_numbers_outside_the_stream_are_refused() -> None:
+    check_shard("s", 0, 1)
+    check_shard("s", 3, 4)
+    for bad in (-1, 4, True, "1", 1.0):
+        with pytest.raises(ShardNotFound, match="has no shard"):
+            check_shard("s", bad, 4)  # type: ignore[arg-type]
+
+
+def test_limit_and_shard_count_checks_name_their_field() -> None:
+    check_limit(1)
+    with pytest.raises(ValidationError) as limit:
+        check_limit(0)
+    assert limit.value.field == "limit"
+    check_shard_count("s", 2, 2)
+    with pytest.raises(ValidationError, match="exists with 2 shards, not 3") as count:
+        check_shard_count("s", 2, 3)
+    assert count.value.field == "shards"
+
+
+def test_stream_not_found_names_stream_and_namespace() -> None:
+    error = stream_not_found("ns", "s")
+    assert isinstance(error, StreamNotFound)
+    assert str(error) == "no stream 's' in namespace 'ns'"
+
+
+def test_retention_cutoff_is_in_kronos_ticks() -> None:
+    assert retention_cutoff(2, 50_000_000) == 30_000_000
+
+
+def test_checkpoint_compare_and_set() -> None:
+    assert checkpoint_matches(7, None)
+    assert checkpoint_matches(0, 0)
+    assert checkpoint_matches(7, 7)
+    assert not checkpoint_matches(7, 0)
+    assert not checkpoint_matches(0, 7)
+
+
+def test_lease_compare_and_set_bumps_the_version() -> None:
+    assert granted_lease(2, "w", 9, 4) == Lease(2, "w", 9, 5)
+    assert lease_after_cas(0, 2, "w", 9, 0) == Lease(2, "w", 9, 1)
+    assert lease_after_cas(4, 2, None, 0, 4) == Lease(2, None, 0, 5)
+    assert lease_after_cas(5, 2, "w", 9, 4) is None
+
+
+@pytest.mark.parametrize("owner", ["w", "", "a|b", None])
+def test_lease_text_round_trips(owner: str | None) -> None:
+    lease = Lease(3, owner, 123, 7)
+    text = lease_text(lease)
+    assert text.startswith("7|123|")
+    assert lease_from_text(3, text) == lease
+
+
+def test_read_result_without_and_with_records() -> None:
+    empty = read_result([], 41, None)
+    assert (empty.records, empty.next_position, empty.millis_behind_latest) == (
+        [],
+        Position.after_sequence(41),
+        0,
+    )
+    records = [StoredRecord(0, 42, "k", b"x", 10_000), StoredRecord(0, 43, "k", b"y", 20_000)]
+    got = read_result(records, 41, 50_000)
+    assert got.records == records
+    assert got.next_position == Position.after_sequence(43)
+    assert got.millis_behind_latest == 3
+
+
+def test_stream_description_spans_the_hash_key_space() -> None:
+    described = stream_description("ns", "s", [shard_bounds(0, 5), (9, 12, 20)], 60)
+    ranges = hash_key_ranges(2)
+    assert [d.shard for d in described.shards] == [0, 1]
+    first, second = described.shards
+    assert (first.starting_hash_key, first.ending_hash_key) == (
+        ranges[0].starting,
+        ranges[0].ending,
+    )
+    assert (first.trimmed_through, first.starting_sequence, first.ending_sequence) == (0, 1, 5)
+    assert (second.trimmed_through, second.starting_sequence, second.ending_sequence) == (
+        9,
+        12,
+        20,
+    )
+    assert described.retention_seconds == 60
+
+
+class _Info:
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+
+
+async def test_stream_info_cache_loads_once_and_forgets() -> None:
+    loads: list[tuple[str, str]] = []
+
+    async def load(namespace: str, stream: str) -> _Info:
+        loads.append((namespace, stream))
+        if stream == "missing":
+            raise stream_not_found(namespace, stream)
+        return _Info(2)
+
+    cache = StreamInfoCache(load)
+    first = await cache.stream("ns", "s")
+    assert await cache.shard("ns", "s", 1) is first
+    assert loads == [("ns", "s")]
+    with pytest.raises(ShardNotFound):
+        await cache.shard("ns", "s", 2)
+    with pytest.raises(StreamNotFound):
+        await cache.stream("ns", "missing")
+    with pytest.raises(ValidationError):
+        await cache.stream("ns", "bad name!")
+    assert loads == [("ns", "s"), ("ns", "missing")]
+    cache.forget("ns", "s")
+    assert await cache.stream("ns", "s") is not first

@@ -1,0 +1,1 @@
+"""Tests of aion.timeseries and aion.compat.kairos."""
