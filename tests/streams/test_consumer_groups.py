@@ -89,7 +89,9 @@ async def test_group_members_split_shards_and_rebalance(ns: str) -> None:
     a, b = worker("a"), worker("b")
     run_a = asyncio.create_task(a.run())
     await log.append(ns, "s", batch(0, 200))
-    await asyncio.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while a.shards != [0, 1, 2, 3] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert a.shards == [0, 1, 2, 3]
     run_b = asyncio.create_task(b.run())
     deadline = time.monotonic() + 5

@@ -55,7 +55,7 @@ async def test_tail_sends_the_backlog_then_pages_of_new_events_until_its_lifetim
             chunks.append(chunk)
             if chunk.startswith(b"event: ready"):
                 await service.ingest("default", "s", _events(range(5, 12)))
-        assert time.monotonic() - started < 2  # it ends by itself
+        assert time.monotonic() - started < 5  # it ends by itself
         assert chunks[0] == b"retry: 1000\n\n"
         assert _data(chunks) == [3, 4, *range(5, 12)]  # the 2 newest, then every new one
 
