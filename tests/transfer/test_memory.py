@@ -69,9 +69,10 @@ def test_export_and_import_memory_is_bounded(url: str, tmp_path: Path) -> None:
     # not happen is growth with the stream, so compare a quarter of it with all of it.
     # The same export's peak varies by up to ~20 MB from run to run (allocator timing), so each
     # side is the lower of two runs.
-    quarter = ("--end", str(EVENTS / 4 / 1e7))
-    small = min(export(f"small{i}.parquet", *quarter, "--checkpoint-every", "20000") for i in (1, 2))
-    big = min(export(f"big{i}.parquet", "--checkpoint-every", "20000") for i in (1, 2))
+    every = ("--checkpoint-every", "20000")
+    quarter = ("--end", str(EVENTS / 4 / 1e7), *every)
+    small = min(export(f"small{i}.parquet", *quarter) for i in (1, 2))
+    big = min(export(f"big{i}.parquet", *every) for i in (1, 2))
     growth["export parquet"] = big - small
     assert max(growth.values()) < GROWTH_LIMIT_MB, growth
     body = {"stream": "copy", "end_time": 2**62, "limit": 1, "order": "descending"}
