@@ -201,7 +201,7 @@ class RedisStore:
         key = self.prefix + _CHECKPOINT + advance.key
         with _mapped_errors(), self.client.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]
+                pipe.watch(key)
                 stored = pipe.get(key)
                 if (0 if stored is None else int(stored)) != advance.expected:
                     return False
