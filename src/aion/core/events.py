@@ -19,10 +19,12 @@ from aion.errors import InvalidEventTime, InvalidStreamName, ValidationError
 
 __all__ = [
     "ID_FIELD",
+    "LINE_END",
     "MAX_STREAM_NAME_LENGTH",
     "TIMESTAMP_FIELD",
     "EventPage",
     "EventRecord",
+    "LinesPage",
     "prepare_event",
     "prepare_raw_events",
     "validate_namespace",
@@ -85,6 +87,35 @@ class EventPage:
         pks = self.partition_keys if self.partition_keys is not None else [None] * len(self)
         for key, t, payload, pk in zip(self.keys, self.times, self.payloads, pks, strict=True):
             yield EventRecord(key, t, payload, pk)
+
+    @property
+    def last_key(self) -> bytes:
+        """The sort key of the page's last event (where the next page starts)."""
+        return self.keys[-1]
+
+
+LINE_END = b"\r\n"
+"""What ends each event in Kronos's line output (``get`` and ``streams``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinesPage:
+    """A page of events as output lines: their JSON payloads, each followed by ``LINE_END``,
+    in one buffer. A store that can build this buffer itself (SQLite aggregates a page in one
+    step) spares the server a Python object per event on the read path."""
+
+    lines: bytes
+    count: int
+    last_key: bytes
+
+    @classmethod
+    def of(cls, page: EventPage) -> LinesPage:
+        """The lines of an ordinary page."""
+        lines = LINE_END.join(page.payloads) + LINE_END if len(page) else b""
+        return cls(lines, len(page), page.keys[-1] if len(page) else b"")
+
+    def __len__(self) -> int:
+        return self.count
 
 
 def validate_stream_name(name: object, field: str = "stream") -> str:

@@ -9,14 +9,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from aion.core.events import EventPage
+from aion.core.events import LINE_END, LinesPage
 from aion.errors import AionError, BackendUnavailable, ValidationError
 from aion.server.config import ServingMode
 from aion.server.envelope import JSON, error_response, json_response, status_for
@@ -196,34 +196,36 @@ async def put(request: Request, started: float) -> Response:
     return json_response(response, status=503 if outcome.unavailable else 200, started=started)
 
 
-async def _chunks(lines: AsyncIterator[Sequence[bytes]], flush_size: int) -> AsyncIterator[bytes]:
-    """``\r\n``-terminated lines, joined into chunks of at least ``flush_size`` bytes."""
-    buffer: list[bytes] = []
+async def _chunks(blocks: AsyncIterator[bytes], flush_size: int) -> AsyncIterator[bytes]:
+    """Buffers of ``LINE_END``-ended lines, regrouped into chunks of at least ``flush_size``
+    bytes (the last one may be shorter), each cut at a line end."""
+    pending: list[bytes] = []
     size = 0
-    async for page in lines:
-        page_size = sum(map(len, page)) + 2 * len(page)
-        # Cut a large page into pieces of about flush_size bytes, without per-line work.
-        step = max(1, flush_size * len(page) // max(1, page_size))
-        for i in range(0, len(page), step):
-            piece = page[i : i + step]
-            buffer.extend(piece)
-            size += page_size * len(piece) // len(page)
-            if size >= flush_size:
-                yield b"\r\n".join(buffer) + b"\r\n"
-                buffer.clear()
-                size = 0
-    if buffer:
-        yield b"\r\n".join(buffer) + b"\r\n"
+    for_line_end = len(LINE_END)
+    async for block in blocks:
+        start = 0
+        while len(block) - start >= flush_size - size:
+            # The first line end at or past the point where the chunk would be full.
+            full_at = start + flush_size - size
+            end = block.find(LINE_END, max(start, full_at - for_line_end)) + for_line_end
+            pending.append(block[start:end])
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+            start = end
+        if start < len(block):
+            pending.append(block[start:])
+            size += len(block) - start
+    if pending:
+        yield b"".join(pending)
 
 
-async def _payloads(
-    first: EventPage | None, rest: AsyncIterator[EventPage]
-) -> AsyncIterator[Sequence[bytes]]:
+async def _lines(first: LinesPage | None, rest: AsyncIterator[LinesPage]) -> AsyncIterator[bytes]:
     if first is None:
         return
-    yield first.payloads
+    yield first.lines
     async for page in rest:
-        yield page.payloads
+        yield page.lines
 
 
 @_endpoint("get")
@@ -233,7 +235,7 @@ async def get(request: Request, started: float) -> Response:
     service = service_of(request)
     namespace = service.namespace(body.namespace)
     limit = MAX_LIMIT if body.limit is None else body.limit
-    records = service.retrieve(
+    pages = service.retrieve_lines(
         namespace,
         body.stream,
         body.start_time,
@@ -243,9 +245,9 @@ async def get(request: Request, started: float) -> Response:
         limit=limit,
     )
     # Read the first event before answering, so a backend outage is a 503, not a cut stream.
-    first = await anext(records, None)
+    first = await anext(pages, None)
     return StreamingResponse(
-        _chunks(_payloads(first, records), service.config.flush_size), media_type=JSON
+        _chunks(_lines(first, pages), service.config.flush_size), media_type=JSON
     )
 
 
@@ -274,9 +276,9 @@ async def streams(request: Request, started: float) -> Response:
     service = service_of(request)
     names = await service.list_streams(service.namespace(body.namespace))
 
-    async def lines() -> AsyncIterator[list[bytes]]:
+    async def lines() -> AsyncIterator[bytes]:
         if names:
-            yield [name.encode() for name in names]
+            yield b"".join(name.encode() + LINE_END for name in names)
 
     return StreamingResponse(_chunks(lines(), service.config.flush_size), media_type=JSON)
 

@@ -19,6 +19,7 @@ import msgspec
 from aion.core.events import (
     EventPage,
     EventRecord,
+    LinesPage,
     prepare_event,
     prepare_raw_events,
     validate_namespace,
@@ -31,6 +32,7 @@ from aion.errors import AionError, BackendUnavailable, NamespaceNotAllowed, Vali
 from aion.server.config import AionConfig
 from aion.server.routing import StreamRouter
 from aion.storage import EventStore, open_event_store
+from aion.storage.protocol import LinesRetrieval
 
 __all__ = ["BackendOutcome", "EventService", "PutOutcome"]
 
@@ -220,6 +222,30 @@ class EventService:
         store = self.stores[self.router.resolve(namespace, stream).read_backend]
         return store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
 
+    def retrieve_lines(
+        self,
+        namespace: str,
+        stream: str,
+        start_time: int,
+        end_time: int,
+        start_id: str | None = None,
+        *,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> AsyncIterator[LinesPage]:
+        """``retrieve``'s events as output lines, built by the store when it can."""
+        validate_stream_name(stream)
+        bounds = key_range(start_time, end_time, _start_key(start_id))
+        if bounds is None:
+            return _empty()
+        store = self.stores[self.router.resolve(namespace, stream).read_backend]
+        if isinstance(store, LinesRetrieval):
+            return store.retrieve_lines(
+                namespace, stream, *bounds, descending=descending, limit=limit
+            )
+        pages = store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
+        return _as_lines(pages)
+
     async def list_streams(self, namespace: str) -> list[str]:
         """Streams of a namespace, each listed by the backend that serves its reads."""
         found: set[str] = set()
@@ -240,6 +266,11 @@ class EventService:
         names = list(self.stores)
         alive = await asyncio.gather(*(self.stores[n].is_alive() for n in names))
         return dict(zip(names, alive, strict=True))
+
+
+async def _as_lines(pages: AsyncIterator[EventPage]) -> AsyncIterator[LinesPage]:
+    async for page in pages:
+        yield LinesPage.of(page)
 
 
 async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -271,7 +302,7 @@ def _start_key(start_id: str | None) -> bytes | None:
         raise ValidationError(f"start_id {start_id!r} is not a UUID", "start_id") from exc
 
 
-async def _empty() -> AsyncIterator[EventPage]:
-    nothing: tuple[EventPage, ...] = ()
+async def _empty() -> AsyncIterator[T]:
+    nothing: tuple[T, ...] = ()
     for page in nothing:
         yield page

@@ -10,25 +10,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeVar
 
-from aion.core.events import EventPage
 from aion.core.ids import key_predecessor, key_successor
 
-__all__ = ["PageFetcher", "keyset_pages"]
+__all__ = ["KeyedPage", "PageFetcher", "keyset_pages"]
+
+
+class KeyedPage(Protocol):
+    """What paging needs of a page: how many events it holds, and the last one's key."""
+
+    def __len__(self) -> int: ...
+
+    @property
+    def last_key(self) -> bytes: ...
+
+
+P = TypeVar("P", bound=KeyedPage)
 
 #: Reads at most ``size`` events with keys in ``[low, high]``, in the iteration's order.
-PageFetcher = Callable[[bytes, bytes, int], Awaitable[EventPage]]
+PageFetcher = Callable[[bytes, bytes, int], Awaitable[P]]
 
 
 async def keyset_pages(
-    fetch: PageFetcher,
+    fetch: PageFetcher[P],
     low: bytes,
     high: bytes,
     *,
     descending: bool,
     limit: int | None,
     page_size: int,
-) -> AsyncIterator[EventPage]:
+) -> AsyncIterator[P]:
     """The non-empty pages of ``[low, high]`` in key order, at most ``limit`` events."""
     if limit is not None and limit <= 0:
         return
@@ -43,7 +55,7 @@ async def keyset_pages(
                 remaining -= len(page)
                 done = done or remaining <= 0
             if not done:
-                last = page.keys[-1]
+                last = page.last_key
                 if descending:
                     high = key_predecessor(last)
                 else:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from aion.core.events import EventPage, EventRecord
+from aion.core.events import EventPage, EventRecord, LinesPage
 
-__all__ = ["EventPage", "EventRecord", "EventStore", "flatten"]
+__all__ = ["EventPage", "EventRecord", "EventStore", "LinesPage", "LinesRetrieval", "flatten"]
 
 
 @runtime_checkable
@@ -54,6 +54,24 @@ class EventStore(Protocol):
 
     async def is_alive(self) -> bool:
         """Whether the backend answers now."""
+
+
+@runtime_checkable
+class LinesRetrieval(Protocol):
+    """An EventStore that can also answer ``retrieve`` as ready-made output lines (optional:
+    the server builds the lines itself from ``retrieve``'s pages for other stores)."""
+
+    def retrieve_lines(
+        self,
+        namespace: str,
+        stream: str,
+        low: bytes,
+        high: bytes,
+        *,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> AsyncIterator[LinesPage]:
+        """``retrieve``'s events, each page as one buffer of ``LINE_END``-ended payloads."""
 
 
 async def flatten(pages: AsyncIterator[EventPage]) -> AsyncIterator[EventRecord]:
