@@ -28,6 +28,7 @@ from aion.errors import BackendUnavailable
 from aion.storage.paging import KeyedPage, keyset_pages
 from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
 from aion.storage.schema import EVENTS_TABLE, SHARDS_TABLE, SQLITE_DDL, STREAMS_TABLE
+from aion.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["SQLiteEventStore"]
 
@@ -69,14 +70,20 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         try:
             conn = connect(self._path, self._synchronous)
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {BACKSTOP_PAGES * 4096}")
             conn.executescript(SQLITE_DDL)
         except sqlite3.Error as exc:
             self.ready.set_exception(exc)
             return
+        checkpointer = Checkpointer(lambda: connect(self._path, self._synchronous))
+        checkpointer.start()
         self.ready.set_result(None)
         try:
             self._loop(conn)
         finally:
+            checkpointer.stop()
+            checkpointer.join()
             conn.close()
 
     def _loop(self, conn: sqlite3.Connection) -> None:
