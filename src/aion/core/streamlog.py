@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import msgspec
+
 from aion.core.events import validate_namespace, validate_stream_name
 from aion.core.sharding import HASH_KEY_SPACE, hash_key
 from aion.errors import NotFound, ValidationError
@@ -133,9 +135,12 @@ class AppendRecord:
     explicit_hash_key: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """A record read back: where it sits, its key and bytes, and its arrival kronos time."""
+class StoredRecord(msgspec.Struct, frozen=True):
+    """A record read back: where it sits, its key and bytes, and its arrival kronos time.
+
+    A frozen msgspec Struct rather than a frozen dataclass: reads build one per record, and a
+    Struct is built about four times faster (a frozen dataclass sets each field through
+    ``object.__setattr__``)."""
 
     shard: int
     sequence: int
