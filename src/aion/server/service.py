@@ -215,12 +215,11 @@ class EventService:
         limit: int | None = None,
     ) -> AsyncIterator[EventPage]:
         """Events of a stream from its read backend, in id order, a page at a time."""
-        validate_stream_name(stream)
-        bounds = key_range(start_time, end_time, _start_key(start_id))
-        if bounds is None:
+        target = self._read_target(namespace, stream, start_time, end_time, start_id)
+        if target is None:
             return _empty()
-        store = self.stores[self.router.resolve(namespace, stream).read_backend]
-        return store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
+        store, low, high = target
+        return store.retrieve(namespace, stream, low, high, descending=descending, limit=limit)
 
     def retrieve_lines(
         self,
@@ -234,17 +233,26 @@ class EventService:
         limit: int | None = None,
     ) -> AsyncIterator[LinesPage]:
         """``retrieve``'s events as output lines, built by the store when it can."""
+        target = self._read_target(namespace, stream, start_time, end_time, start_id)
+        if target is None:
+            return _empty()
+        store, low, high = target
+        if isinstance(store, LinesRetrieval):
+            return store.retrieve_lines(
+                namespace, stream, low, high, descending=descending, limit=limit
+            )
+        pages = store.retrieve(namespace, stream, low, high, descending=descending, limit=limit)
+        return _as_lines(pages)
+
+    def _read_target(
+        self, namespace: str, stream: str, start_time: int, end_time: int, start_id: str | None
+    ) -> tuple[EventStore, bytes, bytes] | None:
+        """The read backend of a stream and the key range of a query (None when empty)."""
         validate_stream_name(stream)
         bounds = key_range(start_time, end_time, _start_key(start_id))
         if bounds is None:
-            return _empty()
-        store = self.stores[self.router.resolve(namespace, stream).read_backend]
-        if isinstance(store, LinesRetrieval):
-            return store.retrieve_lines(
-                namespace, stream, *bounds, descending=descending, limit=limit
-            )
-        pages = store.retrieve(namespace, stream, *bounds, descending=descending, limit=limit)
-        return _as_lines(pages)
+            return None
+        return self.stores[self.router.resolve(namespace, stream).read_backend], *bounds
 
     async def list_streams(self, namespace: str) -> list[str]:
         """Streams of a namespace, each listed by the backend that serves its reads."""
