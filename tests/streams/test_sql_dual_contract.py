@@ -12,9 +12,10 @@ import pytest
 
 from aion.core.events import prepare_event
 from aion.core.ids import key_range
-from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog
+from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog, StreamNotFound
 from aion.storage import EventStore, open_event_store
 from aion.storage.protocol import flatten
+from aion.storage.sqlite import SQLiteEventStore
 from aion.storage.url_streams import open_sql_stream_log
 from tests.streams.backends import unique
 
@@ -59,3 +60,68 @@ async def test_records_read_by_time_and_events_read_by_sequence(
     assert got[0].data == b"\x00\xffraw"
     assert json.loads(got[1].data)["kind"] == "click"
     assert got[1].sequence == placed[0][1] + 1
+
+
+async def _other_server(
+    store: EventStore, request: pytest.FixtureRequest
+) -> tuple[EventStore, StreamLog]:
+    """A second server's store and stream log on the same database, with caches of its own."""
+    if isinstance(store, SQLiteEventStore):
+        url = f"sqlite:///{store.path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    other_store = open_event_store(url)
+    await other_store.open()
+    other_log = open_sql_stream_log(url, store=other_store)
+    await other_log.open()
+    return other_store, other_log
+
+
+async def _datas(log: StreamLog, ns: str, stream: str) -> list[bytes]:
+    described = await log.describe_stream(ns, stream)
+    datas = []
+    for shard in described.shards:
+        datas += [r.data for r in (await log.read(ns, stream, shard.shard, TRIM_HORIZON)).records]
+    return sorted(datas)
+
+
+async def test_a_stream_another_server_recreated_takes_the_next_append(
+    pair: tuple[EventStore, StreamLog, str], request: pytest.FixtureRequest
+) -> None:
+    store, log, ns = pair
+    other_store, other_log = await _other_server(store, request)
+    try:
+        await log.create_stream(ns, "s", shards=1)
+        await log.append(ns, "s", [AppendRecord("k", b"before")])  # this server caches it
+        await other_log.delete_stream(ns, "s")
+        await other_log.create_stream(ns, "s", shards=4)
+        placed = await log.append(ns, "s", [AppendRecord(f"k{i}", b"after") for i in range(20)])
+        assert {shard for shard, _ in placed} <= {0, 1, 2, 3}
+        assert len({shard for shard, _ in placed}) > 1  # placed over the new four shards
+        assert await _datas(other_log, ns, "s") == [b"after"] * 20
+        await other_log.delete_stream(ns, "s")
+        with pytest.raises(StreamNotFound):
+            await log.append(ns, "s", [AppendRecord("k", b"lost?")])
+    finally:
+        await other_log.close()
+        await other_store.close()
+
+
+async def test_events_go_to_the_stream_as_it_is_now(
+    pair: tuple[EventStore, StreamLog, str], request: pytest.FixtureRequest
+) -> None:
+    store, _, ns = pair
+    other_store, other_log = await _other_server(store, request)
+    try:
+        await store.insert(ns, "s", [prepare_event({"n": 1}, now=1)])
+        await other_log.delete_stream(ns, "s")  # another server drops the stream...
+        await store.insert(ns, "s", [prepare_event({"n": 2}, now=2)])  # ...this one writes on
+        low, high = key_range(0, 2**59) or (b"", b"")
+        seen = [
+            json.loads(e.payload)["n"]
+            async for e in flatten(other_store.retrieve(ns, "s", low, high))
+        ]
+        assert seen == [2]
+    finally:
+        await other_log.close()
+        await other_store.close()

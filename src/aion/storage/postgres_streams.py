@@ -55,6 +55,10 @@ __all__ = ["PostgresStreamLog"]
 _Conn = psycopg.AsyncConnection[Any]
 
 
+class _StaleStream(Exception):
+    """The stream row changed under a cached description (rolls the append back)."""
+
+
 async def _info(conn: _Conn, namespace: str, stream: str) -> StreamRow:
     cur = await conn.execute(
         f"SELECT id, shards, retention_seconds FROM {STREAMS_TABLE} "
@@ -190,26 +194,47 @@ class PostgresStreamLog:
     async def append(
         self, namespace: str, stream: str, records: Sequence[AppendRecord]
     ) -> list[tuple[int, int]]:
-        found = await self._infos.stream(namespace, stream)
         check_records(records)
-        if not records:
-            return []
+        for attempt in (1, 2):
+            found = await self._infos.stream(namespace, stream)
+            if not records:
+                return []
+            try:
+                placed, seqs = await self._append(found, records)
+            except _StaleStream:
+                # Another server deleted the stream, or made it again, since this one cached
+                # it: look it up afresh (StreamNotFound if it is gone) and place again once.
+                self._infos.forget(namespace, stream)
+                if attempt == 2:
+                    raise stream_not_found(namespace, stream) from None
+                continue
+            await self._long_poll.appended()
+            return list(zip(placed, seqs, strict=True))
+        raise AssertionError("unreachable")
+
+    async def _append(
+        self, found: StreamRow, records: Sequence[AppendRecord]
+    ) -> tuple[list[int], list[int]]:
         placed = [shard_of(r, found.shards) for r in records]
 
         async def job(conn: _Conn) -> list[int]:
             counts = sorted(shard_counts(placed).items())
             # One statement for every shard of the batch (not one round trip per shard); the
             # rows come in ascending shard order, so two writers take the locks in one order
-            # and cannot deadlock.
+            # and cannot deadlock. The join keeps the cached stream honest: no row goes in if
+            # the stream's row no longer has this id and shard count.
             cur = await conn.execute(
                 f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) "
-                "SELECT %s, s, n FROM unnest(%s::int[], %s::bigint[]) AS b(s, n) ORDER BY s "
+                "SELECT st.id, b.s, b.n FROM unnest(%s::int[], %s::bigint[]) AS b(s, n) "
+                f"JOIN {STREAMS_TABLE} st ON st.id = %s AND st.shards = %s ORDER BY b.s "
                 "ON CONFLICT (stream_id, shard) DO UPDATE "
                 f"SET last_seq = {SHARDS_TABLE}.last_seq + EXCLUDED.last_seq "
                 "RETURNING shard, last_seq",
-                (found.sid, [s for s, _ in counts], [n for _, n in counts]),
+                ([s for s, _ in counts], [n for _, n in counts], found.sid, found.shards),
             )
             last = {int(s): int(q) for s, q in await cur.fetchall()}
+            if len(last) != len(counts):
+                raise _StaleStream
             seqs = sequence_numbers(placed, last)
             # Taken after the shard locks, so arrival times follow sequence order per shard.
             now = kronos_time_now()
@@ -223,9 +248,7 @@ class PostgresStreamLog:
                     await copy.write_row((found.sid, k, t, shard, seq, pk, payload, RECORD_KIND))
             return seqs
 
-        seqs = await self.store.run(job)
-        await self._long_poll.appended()
-        return list(zip(placed, seqs, strict=True))
+        return placed, await self.store.run(job)
 
     async def read(
         self,

@@ -51,8 +51,6 @@ class _Writer(threading.Thread):
             tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]] | None
         ] = queue.SimpleQueue()
         self.ready = concurrent.futures.Future[None]()
-        # Called after any rollback, so caches of rows that were never committed are dropped.
-        self.on_rollback: Callable[[], None] = lambda: None
 
     def submit(self, job: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -133,7 +131,6 @@ class _Writer(threading.Thread):
                 except Exception as exc:  # one failing request must not undo the others
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    self.on_rollback()
                     outcomes.append((future, False, exc))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -142,7 +139,6 @@ class _Writer(threading.Thread):
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("sqlite: rollback after a failed group commit failed")
-            self.on_rollback()
             for _, future in group:
                 future.set_exception(exc)
             return
@@ -223,14 +219,12 @@ class SQLiteEventStore:
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._stream_ids: dict[tuple[str, str], int] = {}
 
     async def open(self) -> None:
         if self._writer is not None:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         writer = _Writer(self.path, self.synchronous)
-        writer.on_rollback = self._stream_ids.clear
         writer.start()
         try:
             await asyncio.wrap_future(writer.ready)
@@ -285,29 +279,29 @@ class SQLiteEventStore:
                 self._read_conns.append(conn)
         return job(conn)
 
-    def stream_id(self, conn: sqlite3.Connection, namespace: str, stream: str) -> int:
-        """The id of a stream, created (one shard) on first use; call on the writer thread."""
-        cached = self._stream_ids.get((namespace, stream))
-        if cached is not None:
-            return cached
-        conn.execute(
-            f"INSERT OR IGNORE INTO {STREAMS_TABLE} (namespace, name) VALUES (?, ?)",
-            (namespace, stream),
-        )
-        sid = self._existing_stream_id(conn, namespace, stream)
-        assert sid is not None, "the stream row was just created"
-        self._stream_ids[(namespace, stream)] = sid
-        return sid
+    @staticmethod
+    def stream_id(conn: sqlite3.Connection, namespace: str, stream: str) -> tuple[int, int]:
+        """The id and shard count of a stream, created (one shard) on first use; call on the
+        writer thread, inside the write's transaction.
+
+        Looked up every time rather than cached: another process sharing the file may delete
+        the stream and create it again under a new id, and a cached id would then send
+        acknowledged events to rows no name leads to. The lookup is one index seek.
+        """
+        sql = f"SELECT id, shards FROM {STREAMS_TABLE} WHERE namespace = ? AND name = ?"
+        row = conn.execute(sql, (namespace, stream)).fetchone()
+        if row is None:
+            conn.execute(
+                f"INSERT INTO {STREAMS_TABLE} (namespace, name) VALUES (?, ?)", (namespace, stream)
+            )
+            row = conn.execute(sql, (namespace, stream)).fetchone()
+        return int(row[0]), int(row[1])
 
     @property
     def queue_depth(self) -> int:
         """Writes queued for the writer thread and not yet taken into a commit."""
         writer = self._writer
         return 0 if writer is None else writer.depth
-
-    def forget_stream(self, namespace: str, stream: str) -> None:
-        """Drop the cached id of a deleted stream; call on the writer thread."""
-        self._stream_ids.pop((namespace, stream), None)
 
     @staticmethod
     def _existing_stream_id(conn: sqlite3.Connection, namespace: str, stream: str) -> int | None:
@@ -326,10 +320,7 @@ class SQLiteEventStore:
             return 0
 
         def job(conn: sqlite3.Connection) -> int:
-            sid = self.stream_id(conn, namespace, stream)
-            (shards,) = conn.execute(
-                f"SELECT shards FROM {STREAMS_TABLE} WHERE id = ?", (sid,)
-            ).fetchone()
+            sid, shards = self.stream_id(conn, namespace, stream)
             placed = assign_shards(page, shards)
             last: dict[int, int] = {}
             for shard, n in shard_counts(placed).items():

@@ -19,6 +19,7 @@ from aion.core.streamlog import (
     PositionKind,
     ReadResult,
     StreamDescription,
+    StreamNotFound,
     check_new_stream,
     check_records,
     check_stream,
@@ -137,7 +138,6 @@ class SQLiteStreamLog:
             for table in (EVENTS_TABLE, SHARDS_TABLE, CHECKPOINTS_TABLE, LEASES_TABLE):
                 conn.execute(f"DELETE FROM {table} WHERE stream_id = ?", (sid,))
             conn.execute(f"DELETE FROM {STREAMS_TABLE} WHERE id = ?", (sid,))
-            self.store.forget_stream(namespace, stream)
 
         await self.store.write(job)
         self._infos.forget(namespace, stream)
@@ -160,21 +160,30 @@ class SQLiteStreamLog:
         check_records(records)
         if not records:
             return []
-        placed = [shard_of(r, found.shards) for r in records]
+        cached = [shard_of(r, found.shards) for r in records]
 
-        def job(conn: sqlite3.Connection) -> list[int]:
+        def job(conn: sqlite3.Connection) -> tuple[StreamRow, list[int], list[int]]:
+            # The stream as it is now: another process sharing the file may have deleted it,
+            # or made it again under a new id or shard count, since this process cached it.
+            now_info = _info(conn, namespace, stream)
+            placed = (
+                cached
+                if now_info.shards == found.shards
+                else [shard_of(r, now_info.shards) for r in records]
+            )
+            sid = now_info.sid
             now = kronos_time_now()
             last: dict[int, int] = {}
             for shard, n in shard_counts(placed).items():
                 row = conn.execute(
                     f"UPDATE {SHARDS_TABLE} SET last_seq = last_seq + ? "
                     "WHERE stream_id = ? AND shard = ? RETURNING last_seq",
-                    (n, found.sid, shard),
+                    (n, sid, shard),
                 ).fetchone()
                 if row is None:  # a stream the EventStore created has no shard rows yet
                     conn.execute(
                         f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) VALUES (?, ?, ?)",
-                        (found.sid, shard, n),
+                        (sid, shard, n),
                     )
                     row = (n,)
                 last[shard] = int(row[0])
@@ -184,15 +193,21 @@ class SQLiteStreamLog:
                 "(stream_id, k, time, shard, seq, partition_key, payload, kind) "
                 f"VALUES (?, ?, ?, ?, ?, ?, ?, {RECORD_KIND})",
                 [
-                    (found.sid, k, t, shard, seq, pk, payload)
+                    (sid, k, t, shard, seq, pk, payload)
                     for (k, t, pk, payload), shard, seq in zip(
                         encode_records(records, now), placed, seqs, strict=True
                     )
                 ],
             )
-            return seqs
+            return now_info, placed, seqs
 
-        seqs = await self.store.write(job)
+        try:
+            now_info, placed, seqs = await self.store.write(job)
+        except StreamNotFound:
+            self._infos.forget(namespace, stream)
+            raise
+        if now_info != found:
+            self._infos.forget(namespace, stream)
         await self._long_poll.appended()
         return list(zip(placed, seqs, strict=True))
 
