@@ -176,3 +176,4 @@ def test_exit_with_server_down_spools_and_next_start_replays(tmp_path: Path) -> 
         assert s.counters.replayed == 3000
         s.close()
     assert ids(c) == list(range(3000))
+    assert list(tmp_path.iterdir()) == []  # replayed and acknowledged: the claim is gone

@@ -138,6 +138,8 @@ class ShipperBase:
         """Report a rejected batch or spool a given-up one. Called without the driver's lock;
         counters are updated under it by ``_count_spilled``/``_count_lost``."""
         name = self.config.name
+        if outcome in (ResultOutcome.SENT, ResultOutcome.REJECTED):
+            self._release(batch)
         if outcome is ResultOutcome.REJECTED:
             logger.error(
                 "shipper %s: the server refused batch %s (%d events) with status %s: %s",
@@ -178,6 +180,7 @@ class ShipperBase:
                 logger.error("shipper %s: cannot write the spool: %s", name, exc)
         for batch in batches:
             if written:
+                self._release(batch)  # a replayed batch is in the spool again
                 self._count_spilled(batch)
                 if self._on_spill is not None:
                     try:
@@ -192,6 +195,10 @@ class ShipperBase:
                     len(batch),
                 )
                 self._count_lost(batch)
+
+    def _release(self, batch: Batch) -> None:
+        if batch.replayed and self._spool is not None:
+            self._spool.release(batch.batch_id)
 
     def claim_spool(self) -> list[Batch]:
         """Spooled batches to replay (empty when there is no spool)."""

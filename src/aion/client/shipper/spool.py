@@ -4,14 +4,18 @@ One line per batch: ``{"batch_id": ..., "route": ..., "events": [...]}``. The ba
 a replay that races an earlier, half-acknowledged attempt is dropped by the server as a
 duplicate. Appends are single ``write`` calls on a file opened in append mode, so several
 processes may share a spool directory. To replay, a process first renames the spool file to a
-name of its own, so two processes never replay the same lines; a renamed file left behind by a
-process that died is claimed by the next start.
+name of its own, so two processes never replay the same lines. The claimed file stays on disk
+until every batch read from it has been sent, refused for good or written to the spool again
+(``release``), so a process killed mid-replay loses nothing: a claimed file left behind by a
+process that died is claimed by the next start (and the server drops what it already has by
+batch id).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,6 +47,9 @@ class Spool:
         self.directory = directory
         self.name = name
         self.path = directory / f"{name}.jsonl"
+        self._lock = threading.Lock()
+        self._claimed_in: dict[str, Path] = {}  # batch id → the claimed file it came from
+        self._outstanding: dict[Path, set[str]] = {}  # claimed file → batch ids not settled
 
     def append(self, batches: Iterable[Batch]) -> int:
         """Write batches at the end of the spool; returns the number of events written.
@@ -85,8 +92,7 @@ class Spool:
     def claim(self) -> list[Batch]:
         """Take every spooled batch (this name's file and abandoned claims) for replay.
 
-        The files are read and removed: what is not sent before exit is spooled again by the
-        shipper's close.
+        Each claimed file is removed once ``release`` has been called for all its batches.
         """
         if not self.directory.is_dir():
             return []
@@ -103,9 +109,39 @@ class Spool:
                 claimed.append(path)
         batches: list[Batch] = []
         for path in claimed:
-            batches.extend(self._read(path))
-            path.unlink(missing_ok=True)
+            found = self._read(path)
+            with self._lock:
+                ids = {batch.batch_id for batch in found}
+                for batch_id in ids:
+                    self._claimed_in[batch_id] = path
+                self._outstanding[path] = ids
+            if not ids:
+                self._forget(path)
+            batches.extend(found)
         return batches
+
+    def release(self, batch_id: str) -> None:
+        """A replayed batch is settled (sent, refused for good, or spooled again): when it was
+        the last one of its claimed file, the file goes."""
+        with self._lock:
+            path = self._claimed_in.pop(batch_id, None)
+            if path is None:
+                return
+            left = self._outstanding.get(path)
+            if left is None:
+                return
+            left.discard(batch_id)
+            if left:
+                return
+        self._forget(path)
+
+    def _forget(self, path: Path) -> None:
+        with self._lock:
+            self._outstanding.pop(path, None)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            _logger.error("cannot remove replayed spool file %s: %s", path, exc)
 
     @staticmethod
     def _read(path: Path) -> list[Batch]:
