@@ -83,3 +83,44 @@ def test_kill_9_mid_replay_loses_nothing(tmp_path: Path) -> None:
     assert sorted(p for b in replayed for p in b.payloads) == sorted(
         p for b in _batches() for p in b.payloads
     )
+
+
+def test_the_spool_keeps_what_fits_under_its_cap(tmp_path: Path) -> None:
+    batches = _batches()
+    one_line = len(Spool._line(batches[0]))
+    spool = Spool(tmp_path, "s", max_bytes=2 * one_line + 5)
+    assert spool.append(batches[:1]) == []
+    refused = spool.append(batches[1:])
+    assert [b.batch_id for b in refused] == ["b2"]  # b1 fits, b2 would pass the cap
+    assert spool.path.stat().st_size <= 2 * one_line + 5
+    assert [b.batch_id for b in spool.claim()] == ["b0", "b1"]
+
+
+def test_a_full_spool_counts_the_rest_lost(tmp_path: Path) -> None:
+    from aion.client.shipper import RetryPolicy, Shipper, ShipperConfig
+    from aion.errors import ConfigurationError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    config = ShipperConfig(
+        url=url,
+        spool_dir=tmp_path,
+        spool_max_bytes=4_000,
+        max_batch_events=10,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    shipper = Shipper(config)
+    for i in range(200):
+        shipper.put({"n": i, "pad": "x" * 50})
+    shipper.close()
+    counters = shipper.counters
+    assert counters.spilled > 0 and counters.dropped > 0  # lost batches count as dropped
+    assert counters.spilled + counters.dropped == 200
+    assert (tmp_path / "aion-shipper.jsonl").stat().st_size <= 4_000
+    try:
+        ShipperConfig(url=url, spool_max_bytes=0)
+    except ConfigurationError as exc:
+        assert "spool_max_bytes" in str(exc)
+    else:
+        raise AssertionError("spool_max_bytes=0 was accepted")

@@ -91,7 +91,9 @@ class ShipperBase:
         self._on_reject = on_reject
         self._on_spill = on_spill
         spool_dir = config.spool_dir
-        self._spool = Spool(Path(spool_dir), config.spool_name) if spool_dir else None
+        self._spool = (
+            Spool(Path(spool_dir), config.spool_name, config.spool_max_bytes) if spool_dir else None
+        )
         self._spool_dirty = False
         self._counter_log = CounterLog(logger, config.name)
 
@@ -170,16 +172,19 @@ class ShipperBase:
         if not batches:
             return
         name = self.config.name
-        written = False
+        refused: list[Batch] = batches
+        reason = "no spool to keep it"
         if self._spool is not None:
             try:
-                self._spool.append(batches)
-                written = True
+                refused = self._spool.append(batches)
                 self._spool_dirty = True
+                reason = f"the spool is full (spool_max_bytes={self.config.spool_max_bytes})"
             except OSError as exc:
                 logger.error("shipper %s: cannot write the spool: %s", name, exc)
+                reason = f"the spool cannot be written: {exc}"
+        not_kept = {id(b) for b in refused}
         for batch in batches:
-            if written:
+            if id(batch) not in not_kept:
                 self._release(batch)  # a replayed batch is in the spool again
                 self._count_spilled(batch)
                 if self._on_spill is not None:
@@ -189,10 +194,11 @@ class ShipperBase:
                         logger.exception("shipper %s: on_spill failed", name)
             else:
                 logger.error(
-                    "shipper %s: lost batch %s (%d events): no spool to keep it",
+                    "shipper %s: lost batch %s (%d events): %s",
                     name,
                     batch.batch_id,
                     len(batch),
+                    reason,
                 )
                 self._count_lost(batch)
 

@@ -73,7 +73,8 @@ class ShipperConfig:
     most ``max_batch_events`` and ``max_batch_bytes``. A batch leaves when it is full, or when
     its oldest event has waited ``flush_interval`` seconds and at least ``min_batch`` events are
     queued. ``spool_dir`` (None turns spooling off) keeps what could not be sent, as JSON lines,
-    and it is replayed on the next start.
+    and it is replayed on the next start; the spool file grows to at most ``spool_max_bytes``
+    (None: no cap), and batches that do not fit are counted lost and logged.
     """
 
     url: str
@@ -92,6 +93,7 @@ class ShipperConfig:
     exit_timeout: float = 2.0
     spool_dir: Path | str | None = None
     spool_name: str = "aion-shipper"
+    spool_max_bytes: int | None = 1024 * 1024 * 1024
     max_event_bytes: int = 900 * 1024
     name: str = "aion"
 
@@ -104,6 +106,7 @@ class ShipperConfig:
             "max_batch_events": self.max_batch_events,
             "max_batch_bytes": self.max_batch_bytes,
             "max_event_bytes": self.max_event_bytes,
+            "spool_max_bytes": 1 if self.spool_max_bytes is None else self.spool_max_bytes,
         }
         for key, value in positives.items():
             if value < 1:

@@ -43,37 +43,52 @@ _encode = msgspec.json.Encoder().encode
 class Spool:
     """The spool file ``<directory>/<name>.jsonl`` and its claimed replays."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: Path, name: str, max_bytes: int | None = None) -> None:
         self.directory = directory
         self.name = name
+        self.max_bytes = max_bytes
         self.path = directory / f"{name}.jsonl"
         self._lock = threading.Lock()
         self._claimed_in: dict[str, Path] = {}  # batch id → the claimed file it came from
         self._outstanding: dict[Path, set[str]] = {}  # claimed file → batch ids not settled
 
-    def append(self, batches: Iterable[Batch]) -> int:
-        """Write batches at the end of the spool; returns the number of events written.
+    def append(self, batches: Iterable[Batch]) -> list[Batch]:
+        """Write batches at the end of the spool, in order, while the file stays within
+        ``max_bytes``; return the batches that did not fit (they are not written).
 
-        Raises OSError when the directory cannot be written.
+        The cap is checked against the file's size when it is opened, so processes sharing a
+        spool can together overshoot it by one write each. Raises OSError when the directory
+        cannot be written.
         """
         kept = [b for b in batches if len(b)]
-        lines = [self._line(b) for b in kept]
-        if not lines:
-            return 0
+        if not kept:
+            return []
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = b"".join(lines)
         # One write of the whole chunk on an O_APPEND descriptor, so concurrent writers do not
         # interleave inside a line.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            view = memoryview(data)
+            room = None if self.max_bytes is None else self.max_bytes - os.fstat(fd).st_size
+            lines: list[bytes] = []
+            for number, batch in enumerate(kept):
+                line = self._line(batch)
+                if room is not None:
+                    if len(line) > room:
+                        refused = kept[number:]
+                        break
+                    room -= len(line)
+                lines.append(line)
+            else:
+                refused = []
+            view = memoryview(b"".join(lines))
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            if lines:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        return sum(len(b) for b in kept)
+        return refused
 
     @staticmethod
     def _line(batch: Batch) -> bytes:
