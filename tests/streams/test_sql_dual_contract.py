@@ -28,10 +28,7 @@ async def pair(
         url = f"sqlite:///{tmp_path}/dual.db"
     else:
         url = request.getfixturevalue("postgres_url")
-    store = open_event_store(url)
-    await store.open()
-    log = open_sql_stream_log(url, store=store)
-    await log.open()
+    store, log = await _open_server(url)
     ns = unique("ns")
     yield store, log, ns
     for stream in await log.list_streams(ns):
@@ -67,14 +64,17 @@ async def _other_server(
 ) -> tuple[EventStore, StreamLog]:
     """A second server's store and stream log on the same database, with caches of its own."""
     if isinstance(store, SQLiteEventStore):
-        url = f"sqlite:///{store.path}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    other_store = open_event_store(url)
-    await other_store.open()
-    other_log = open_sql_stream_log(url, store=other_store)
-    await other_log.open()
-    return other_store, other_log
+        return await _open_server(f"sqlite:///{store.path}")
+    return await _open_server(request.getfixturevalue("postgres_url"))
+
+
+async def _open_server(url: str) -> tuple[EventStore, StreamLog]:
+    """What one server opens on a database: its event store and its stream log."""
+    store = open_event_store(url)
+    await store.open()
+    log = open_sql_stream_log(url, store=store)
+    await log.open()
+    return store, log
 
 
 async def _datas(log: StreamLog, ns: str, stream: str) -> list[bytes]:
