@@ -7,6 +7,7 @@ boto3 in ``test_auth_kinesis.py``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def test_key_without_the_scope_is_403(client: TestClient, keys: Keys, family: Fa
     assert family.shape(response.json())
 
 
-@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.names_namespace], ids=str)
 def test_key_of_another_namespace_is_403(client: TestClient, keys: Keys, family: Family) -> None:
     response = family.send(client, keys.other, "default")
     assert response.status_code == 403, response.text
@@ -242,3 +243,23 @@ def test_timeseries_and_dashboard_routes_need_a_read_key(
             assert refused.headers["www-authenticate"].startswith("Basic")
         else:
             assert refused.json()["error"]["type"] == "Unauthorized"
+
+
+def _stored(client: TestClient, keys: Keys, namespace: str, stream: str) -> list[dict[str, Any]]:
+    body = {"stream": stream, "end_time": 2**60, "namespace": namespace}
+    answer = client.post("/1.0/events/get", json=body, headers=bearer(keys.root))
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.content.split(b"\r\n") if line]
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if not f.names_namespace], ids=str)
+def test_apis_without_namespaces_write_to_the_keys_namespace(
+    client: TestClient, keys: Keys, family: Family
+) -> None:
+    stream = "bucket" if family.name == "initialstate" else "samsara"
+    before = len(_stored(client, keys, "default", stream))
+    assert family.send(client, keys.other, "unused").status_code == family.ok
+    assert len(_stored(client, keys, "other", stream)) == 1  # the key's namespace...
+    assert len(_stored(client, keys, "default", stream)) == before  # ...not the default one
+    assert family.send(client, keys.root, "unused").status_code == family.ok
+    assert len(_stored(client, keys, "default", stream)) == before + 1  # '*' keys: the default

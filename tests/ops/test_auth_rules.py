@@ -17,12 +17,14 @@ from aion.server.auth_rules import (
     credential_of,
     effective_scopes,
     is_loopback,
+    key_namespace,
     parse_scopes,
     requirement_of,
 )
 
 R, W, A = Scope.READ, Scope.WRITE, Scope.ADMIN
 K = Family.KRONOS
+IS, SAM = Family.INITIALSTATE, Family.SAMSARA
 
 
 def need(
@@ -46,10 +48,10 @@ def need(
         ("POST", "/1.0/streams/infer_schema", Requirement(K, R, "default", True)),
         ("POST", "/v1/ingest/ns1/s", Requirement(Family.INGEST, W, "ns1")),
         ("POST", "/v1/ingest/s", Requirement(Family.INGEST, W, "default")),
-        ("POST", "/api/events", Requirement(Family.INITIALSTATE, W, "default")),
-        ("POST", "/api/buckets", Requirement(Family.INITIALSTATE, W, "default")),
-        ("POST", "/v1/events", Requirement(Family.SAMSARA, W, "default")),
-        ("GET", "/v1/api-status", Requirement(Family.SAMSARA, R, "default")),
+        ("POST", "/api/events", Requirement(IS, W, "default", namespace_from_key=True)),
+        ("POST", "/api/buckets", Requirement(IS, W, "default", namespace_from_key=True)),
+        ("POST", "/v1/events", Requirement(SAM, W, "default", namespace_from_key=True)),
+        ("GET", "/v1/api-status", Requirement(SAM, R, "default", namespace_from_key=True)),
         ("GET", "/v1/streams", Requirement(Family.STREAMS, R, "default")),
         ("POST", "/v1/streams", Requirement(Family.STREAMS, A, "default")),
         ("GET", "/v1/streams/s", Requirement(Family.STREAMS, R, "default")),
@@ -81,8 +83,16 @@ def test_requirement_of(method: str, path: str, expected: Requirement) -> None:
 def test_query_namespace_on_streams_timeseries_and_dashboard() -> None:
     for path in ["/v1/streams", "/v1/timeseries", "/ui/api/streams"]:
         assert need("GET", path, {"namespace": "ns2"}).namespace == "ns2"
-    # The ingestion APIs of the shippers ignore a query namespace: they write to the default.
+    # The ingestion APIs of the shippers ignore a query namespace: they write to the key's
+    # namespace, or the default one.
     assert need("POST", "/v1/events", {"namespace": "ns2"}).namespace == "default"
+
+
+def test_a_key_for_one_namespace_writes_there_where_the_api_names_none() -> None:
+    one = Grant("k1", "plant-7", frozenset({Scope.WRITE}))
+    every = Grant("k2", ALL_NAMESPACES, frozenset({Scope.ADMIN}))
+    assert key_namespace(one, "default") == "plant-7"
+    assert key_namespace(every, "default") == "default"
 
 
 @pytest.mark.parametrize(

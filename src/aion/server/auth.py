@@ -21,7 +21,13 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aion.errors import Forbidden, Unauthorized
-from aion.server.auth_rules import Family, authorize, credential_of, requirement_of
+from aion.server.auth_rules import (
+    Family,
+    authorize,
+    credential_of,
+    key_namespace,
+    requirement_of,
+)
 from aion.server.config import AionConfig
 from aion.server.keys import KeyStore
 from aion.server.keys_ring import KeyRing
@@ -113,6 +119,9 @@ class AuthMiddleware:
         try:
             grant = self.keyring.authenticate(credential_of(need.family, headers, query))
             scope[KEY_ID_SCOPE] = grant.key_id
+            if need.namespace_from_key and namespace is not None:
+                namespace = key_namespace(grant, namespace)
+                scope[NAMESPACE_SCOPE] = namespace
             authorize(grant, need.scope, namespace)
         except Unauthorized as exc:
             await _refuse(scope, send, need.family, 401, str(exc))

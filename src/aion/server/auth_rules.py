@@ -92,12 +92,15 @@ class Family(StrEnum):
 class Requirement:
     """What a request needs. ``scope`` None: public. ``namespace`` None: the request touches
     no namespace. ``namespace_in_body``: the namespace is the JSON body's ``namespace``
-    member (Kronos), or ``namespace`` when the body has none."""
+    member (Kronos), or ``namespace`` when the body has none. ``namespace_from_key``: the API
+    has no namespace of its own (Initial State, Samsara), so a key for one namespace writes
+    there, and ``namespace`` applies without keys or with an all-namespace key."""
 
     family: Family
     scope: Scope | None
     namespace: str | None
     namespace_in_body: bool = False
+    namespace_from_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +157,10 @@ def requirement_of(
         return Requirement(Family.INGEST, Scope.WRITE, namespace)
     if path == "/api" or path.startswith("/api/"):
         scope = Scope.WRITE if method == "POST" else Scope.READ
-        return Requirement(Family.INITIALSTATE, scope, default_namespace)
+        return Requirement(Family.INITIALSTATE, scope, default_namespace, namespace_from_key=True)
     if path == "/v1/events" or path == "/v1/api-status":
         scope = Scope.WRITE if path == "/v1/events" else Scope.READ
-        return Requirement(Family.SAMSARA, scope, default_namespace)
+        return Requirement(Family.SAMSARA, scope, default_namespace, namespace_from_key=True)
     if path == "/v1/streams" or path.startswith("/v1/streams/"):
         scope = _streams_scope(method, path.removeprefix("/v1/streams").strip("/").split("/"))
         return Requirement(Family.STREAMS, scope, _query_namespace(query, default_namespace))
@@ -242,6 +245,12 @@ def _basic_password(value: str) -> str | None:
         return None
     user, _, password = decoded.partition(":")
     return password or user or None
+
+
+def key_namespace(grant: Grant, fallback: str) -> str:
+    """The namespace a key writes to where the API names none: its own, or ``fallback`` for a
+    key that holds every namespace."""
+    return fallback if grant.namespace == ALL_NAMESPACES else grant.namespace
 
 
 def authorize(grant: Grant, scope: Scope, namespace: str | None) -> None:

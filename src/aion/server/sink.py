@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from fastapi import Request
 
 from aion.errors import ConfigurationError, ValidationError
+from aion.server.auth import NAMESPACE_SCOPE
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -52,9 +53,13 @@ def get_sink(request: Request) -> EventSink:
 
 
 def namespace_for(request: Request, configured: str | None) -> str:
-    """The namespace to write to: the router's setting, else the app config's default."""
+    """The namespace to write to: the router's setting, else the one the key check chose (an
+    API key for one namespace writes there), else the app config's default."""
     if configured is not None:
         return configured
+    chosen = request.scope.get(NAMESPACE_SCOPE)
+    if isinstance(chosen, str) and chosen:
+        return chosen
     config = getattr(request.app.state, "config", None)
     name = getattr(config, "default_namespace", None)
     return name if isinstance(name, str) and name else DEFAULT_NAMESPACE
