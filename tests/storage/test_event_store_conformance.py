@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,9 @@ import pytest
 from aion.core.events import LINE_END, EventRecord, prepare_event
 from aion.core.ids import key_range, sort_key
 from aion.storage import EventStore, open_event_store
+from aion.storage.batches import PRUNE_EVERY, RETENTION_SECONDS, BatchIds
 from aion.storage.protocol import LinesRetrieval, flatten
+from aion.storage.schema import BATCHES_TABLE
 
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
@@ -196,3 +200,57 @@ async def test_memory_cap_drops_oldest() -> None:
     await store.open()
     await store.insert("ns", "s", events_at(5, 1, 4, 2, 3))
     assert [e["@time"] for e in await fetch(store, "s", 0, 10)] == [3, 4, 5]
+
+
+async def test_a_batch_id_is_stored_once_per_stream(store: EventStore) -> None:
+    first = events_at(1, 2, 3)
+    assert await store.insert("ns", "b", first, "batch-1") == 3
+    assert await store.insert("ns", "b", events_at(1, 2, 3), "batch-1") == 0  # a retry
+    assert await store.insert("ns", "other", events_at(4), "batch-1") == 1  # another stream
+    assert await store.insert("ns", "b", events_at(5), "batch-2") == 1
+    assert await store.insert("ns", "b", events_at(6), None) == 1
+    assert await store.insert("ns", "b", events_at(6), None) == 1  # no id: always stored
+    too_long = "x" * 129
+    assert await store.insert("ns", "b", events_at(7), too_long) == 1
+    assert await store.insert("ns", "b", events_at(7), too_long) == 1  # not remembered
+    assert [e["n"] for e in await fetch(store, "b", 0, 100)] == [0, 1, 2, 0, 0, 0, 0, 0]
+
+
+async def test_batch_ids_hold_across_store_objects(tmp_path: Path) -> None:
+    # Two servers on one SQLite file: a retry that reaches the other one is not stored again.
+    one, two = (open_event_store(f"sqlite:///{tmp_path}/shared.db") for _ in range(2))
+    await one.open()
+    await two.open()
+    try:
+        assert await one.insert("ns", "s", events_at(1, 2), "retried") == 2
+        assert await two.insert("ns", "s", events_at(1, 2), "retried") == 0
+        assert len(await fetch(two, "s", 0, 100)) == 2
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_old_batch_ids_are_pruned(tmp_path: Path) -> None:
+    path = tmp_path / "prune.db"
+    store = open_event_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        old = int(time.time()) - RETENTION_SECONDS - 60
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"INSERT INTO {BATCHES_TABLE} VALUES ('ns', 's', 'ancient', ?)", (old,))
+        # The first batch with an id prunes; the ancient id is forgotten.
+        assert await store.insert("ns", "s", events_at(1), "fresh") == 1
+        with sqlite3.connect(path) as conn:
+            ids = [row[0] for row in conn.execute(f"SELECT batch_id FROM {BATCHES_TABLE}")]
+        assert ids == ["fresh"]
+    finally:
+        await store.close()
+
+
+def test_batch_ids_prune_on_the_first_and_every_thousandth() -> None:
+    ids = BatchIds(clock=lambda: 1_000_000_000.5)
+    assert ids.admit(None) is None and ids.admit("") is None and ids.admit("x" * 129) is None
+    assert ids.admit("b") == ("b", 1_000_000_000)
+    due = [ids.prune_due() for _ in range(PRUNE_EVERY + 1)]
+    assert due.count(True) == 2 and due[0] and due[PRUNE_EVERY]
+    assert ids.cutoff() == 1_000_000_000 - RETENTION_SECONDS

@@ -3,9 +3,10 @@
 Clients send ``X-Aion-Batch-Id`` and reuse it when they retry. A retry that arrives after the
 first attempt was stored is acknowledged without storing again; one that arrives while the first
 attempt is still being stored waits for it and shares its outcome. Only successes are
-remembered, so a batch whose first attempt failed can be stored by its retry. The memory is per
-process and bounded: it covers retries (seconds to minutes apart), not days-old replays of a
-batch evicted meanwhile.
+remembered, so a batch whose first attempt failed can be stored by its retry. This memory is
+per process and bounded; it answers most retries without touching the store. Behind it, the
+stores record each batch id with the events (``aion.storage.batches``), so a retry that reaches
+another worker process or a restarted server, or a replay days later, is not stored twice.
 """
 
 from __future__ import annotations

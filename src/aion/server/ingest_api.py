@@ -59,12 +59,14 @@ def router(dedupe_capacity: int = 100_000) -> APIRouter:
                 raise ValidationError("the body must be a JSON array of events", "body")
             ns = service.namespace(namespace)
 
-            async def store() -> None:
-                await service.ingest(ns, stream, events)
+            batch_id = request.headers.get(BATCH_ID_HEADER)
+            fresh = True  # False when a store had the batch id (another process stored it)
 
-            stored = await dedupe.run_once(
-                f"{ns}/{stream}", request.headers.get(BATCH_ID_HEADER), store
-            )
+            async def store() -> None:
+                nonlocal fresh
+                fresh = await service.ingest(ns, stream, events, batch_id=batch_id)
+
+            stored = await dedupe.run_once(f"{ns}/{stream}", batch_id, store) and fresh
         except BodyTooLarge as exc:
             return error_response([str(exc)], status=413)
         except AionError as exc:

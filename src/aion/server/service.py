@@ -150,8 +150,9 @@ class EventService:
         events: list[dict[str, Any]],
         partition_keys: list[str] | None = None,
         batch_id: str | None = None,
-    ) -> None:
-        """All-or-nothing write of one stream's events (the shippers' APIs use this)."""
+    ) -> bool:
+        """All-or-nothing write of one stream's events (the shippers' APIs use this). False
+        when every backend had already stored a batch with this ``batch_id`` (a retry)."""
         validate_stream_name(stream)
         namespace = self.namespace(namespace)
         now = kronos_time_now()
@@ -161,25 +162,28 @@ class EventService:
             if len(partition_keys) != len(page):
                 raise ValidationError("one partition key per event is needed", "partition_keys")
             page = EventPage(page.keys, page.times, page.payloads, partition_keys)
-        outcomes = await self._write(namespace, stream, page)
+        outcomes = await self._write(namespace, stream, page, batch_id)
         for outcome in outcomes.values():
             if outcome.error is not None:
                 raise outcome.error
+        return not len(page) or any(outcome.count > 0 for outcome in outcomes.values())
 
     async def _write(
-        self, namespace: str, stream: str, records: EventPage
+        self, namespace: str, stream: str, records: EventPage, batch_id: str | None = None
     ) -> dict[str, BackendOutcome]:
         route = self.router.resolve(namespace, stream)
 
         async def one(name: str) -> BackendOutcome:
             try:
-                return BackendOutcome(await self.stores[name].insert(namespace, stream, records))
+                inserted = await self.stores[name].insert(namespace, stream, records, batch_id)
+                return BackendOutcome(inserted)
             except AionError as exc:
                 return BackendOutcome(-1, exc)
 
         outcomes = await _all([one(name) for name in route.backends])
-        if self.on_stored is not None and all(o.error is None for o in outcomes):
-            self.on_stored(namespace, stream, len(records))
+        stored = max((o.count for o in outcomes), default=0)  # 0: a batch id seen before
+        if self.on_stored is not None and stored and all(o.error is None for o in outcomes):
+            self.on_stored(namespace, stream, stored)
         return dict(zip(route.backends, outcomes, strict=True))
 
     async def delete(

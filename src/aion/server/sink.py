@@ -38,9 +38,10 @@ class EventSink(Protocol):
         events: list[dict[str, Any]],
         partition_keys: list[str] | None = None,
         batch_id: str | None = None,
-    ) -> None:
+    ) -> bool | None:
         """Store ``events`` (all or none). ``partition_keys``, when given, has one key per
-        event and decides its shard; ``batch_id`` is the client's id for the request."""
+        event and decides its shard; ``batch_id`` is the client's id for the request, and a
+        sink that remembers ids answers False for one it stored before."""
         ...
 
 

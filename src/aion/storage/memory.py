@@ -6,6 +6,7 @@ import bisect
 from collections.abc import AsyncIterator, Sequence
 
 from aion.core.events import EventPage, EventRecord
+from aion.storage.batches import MAX_BATCH_ID_LENGTH
 from aion.storage.paging import keyset_pages
 
 __all__ = ["MemoryEventStore"]
@@ -13,12 +14,17 @@ __all__ = ["MemoryEventStore"]
 _PAGE = 1000
 
 
+_BATCH_IDS_KEPT = 100_000
+"""Batch ids remembered per stream (the oldest are forgotten first)."""
+
+
 class _StreamEvents:
-    __slots__ = ("keys", "records")
+    __slots__ = ("batch_ids", "keys", "records")
 
     def __init__(self) -> None:
         self.keys: list[bytes] = []
         self.records: dict[bytes, EventRecord] = {}
+        self.batch_ids: dict[str, None] = {}
 
 
 class MemoryEventStore:
@@ -37,9 +43,19 @@ class MemoryEventStore:
         return None
 
     async def insert(
-        self, namespace: str, stream: str, events: EventPage | Sequence[EventRecord]
+        self,
+        namespace: str,
+        stream: str,
+        events: EventPage | Sequence[EventRecord],
+        batch_id: str | None = None,
     ) -> int:
         held = self._streams.setdefault((namespace, stream), _StreamEvents())
+        if batch_id and len(batch_id) <= MAX_BATCH_ID_LENGTH and len(events):
+            if batch_id in held.batch_ids:
+                return 0
+            held.batch_ids[batch_id] = None
+            while len(held.batch_ids) > _BATCH_IDS_KEPT:
+                del held.batch_ids[next(iter(held.batch_ids))]
         for record in events:
             if record.key not in held.records:
                 bisect.insort(held.keys, record.key)

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from aion.core.events import EventPage, EventRecord
 from aion.errors import BackendUnavailable
+from aion.storage.batches import BatchIds, prune_sql, record_sql
 from aion.storage.paging import keyset_pages
 from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
 from aion.storage.schema import EVENTS_TABLE, POSTGRES_DDL, SHARDS_TABLE, STREAMS_TABLE
@@ -23,6 +24,8 @@ __all__ = ["PostgresEventStore"]
 
 T = TypeVar("T")
 _PAGE = 5000
+_RECORD_BATCH = record_sql("%s")
+_PRUNE_BATCHES = prune_sql("%s")
 _Conn = psycopg.AsyncConnection[Any]
 
 
@@ -35,6 +38,7 @@ class PostgresEventStore:
         self._max_size = max_size
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Conn] | None = None
+        self._batch_ids = BatchIds()
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -95,13 +99,24 @@ class PostgresEventStore:
         return None if row is None else int(row[0])
 
     async def insert(
-        self, namespace: str, stream: str, events: EventPage | Sequence[EventRecord]
+        self,
+        namespace: str,
+        stream: str,
+        events: EventPage | Sequence[EventRecord],
+        batch_id: str | None = None,
     ) -> int:
         page = EventPage.of(events)
         if not len(page):
             return 0
+        remember = self._batch_ids.admit(batch_id)
 
         async def job(conn: _Conn) -> int:
+            if remember is not None:
+                cur = await conn.execute(_RECORD_BATCH, (namespace, stream, *remember))
+                if cur.rowcount == 0:
+                    return 0  # this batch id was stored already
+                if self._batch_ids.prune_due():
+                    await conn.execute(_PRUNE_BATCHES, (self._batch_ids.cutoff(),))
             sid = await self.stream_id(conn, namespace, stream, create=True)
             assert sid is not None, "the stream row was just created"
             cur = await conn.execute(f"SELECT shards FROM {STREAMS_TABLE} WHERE id = %s", (sid,))

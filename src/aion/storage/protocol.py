@@ -26,9 +26,18 @@ class EventStore(Protocol):
         """Release connections and threads. Idempotent."""
 
     async def insert(
-        self, namespace: str, stream: str, events: EventPage | Sequence[EventRecord]
+        self,
+        namespace: str,
+        stream: str,
+        events: EventPage | Sequence[EventRecord],
+        batch_id: str | None = None,
     ) -> int:
-        """Store ``events`` (a page, or records) durably, all or none; return how many."""
+        """Store ``events`` (a page, or records) durably, all or none; return how many.
+
+        With a ``batch_id`` (a client's id for the request, reused on its retries), nothing is
+        stored and 0 is returned when this store already stored a batch of that id in the
+        stream: the id is recorded in the same transaction as the events.
+        """
 
     def retrieve(
         self,

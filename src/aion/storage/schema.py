@@ -8,12 +8,14 @@ One row per event carries both keys: the sort key ``k`` for time queries (EventS
 written through the EventStore; ``RECORD_KIND`` (1) is a StreamLog record kept as the JSON
 event ``{"@time", "@id", "partition_key", "data": base64}`` so the time API can read it too
 and the StreamLog gets the exact bytes back. ``aion_checkpoints`` and ``aion_leases`` hold
-consumer-group state (StreamLog).
+consumer-group state (StreamLog). ``aion_batches`` remembers the shippers' batch ids per stream
+(``aion.storage.batches``).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BATCHES_TABLE",
     "CHECKPOINTS_TABLE",
     "EVENTS_TABLE",
     "EVENT_KIND",
@@ -30,6 +32,7 @@ SHARDS_TABLE = "aion_shards"
 EVENTS_TABLE = "aion_events"
 CHECKPOINTS_TABLE = "aion_checkpoints"
 LEASES_TABLE = "aion_leases"
+BATCHES_TABLE = "aion_batches"
 EVENT_KIND = 0
 RECORD_KIND = 1
 
@@ -76,6 +79,14 @@ CREATE TABLE IF NOT EXISTS {LEASES_TABLE} (
     version INTEGER NOT NULL,
     PRIMARY KEY (stream_id, grp, shard)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
+    namespace TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, stream, batch_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {BATCHES_TABLE}_stored_at ON {BATCHES_TABLE} (stored_at);
 """
 
 POSTGRES_DDL = f"""
@@ -122,4 +133,12 @@ CREATE TABLE IF NOT EXISTS {LEASES_TABLE} (
     version BIGINT NOT NULL,
     PRIMARY KEY (stream_id, grp, shard)
 );
+CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
+    namespace TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    stored_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace, stream, batch_id)
+);
+CREATE INDEX IF NOT EXISTS {BATCHES_TABLE}_stored_at ON {BATCHES_TABLE} (stored_at);
 """

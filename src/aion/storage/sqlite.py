@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from aion.core.events import LINE_END, EventPage, EventRecord, LinesPage
 from aion.errors import BackendUnavailable
+from aion.storage.batches import BatchIds, prune_sql, record_sql
 from aion.storage.paging import KeyedPage, keyset_pages
 from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
 from aion.storage.schema import EVENTS_TABLE, SHARDS_TABLE, SQLITE_DDL, STREAMS_TABLE
@@ -36,6 +37,8 @@ log = logging.getLogger("aion.storage.sqlite")
 
 T = TypeVar("T")
 _PAGE = 2000
+_RECORD_BATCH = record_sql("?")
+_PRUNE_BATCHES = prune_sql("?")
 _MAX_GROUP = 256
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -219,6 +222,7 @@ class SQLiteEventStore:
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._batch_ids = BatchIds()
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -313,13 +317,24 @@ class SQLiteEventStore:
     # -- the contract ---------------------------------------------------------------------
 
     async def insert(
-        self, namespace: str, stream: str, events: EventPage | Sequence[EventRecord]
+        self,
+        namespace: str,
+        stream: str,
+        events: EventPage | Sequence[EventRecord],
+        batch_id: str | None = None,
     ) -> int:
         page = EventPage.of(events)
         if not len(page):
             return 0
+        remember = self._batch_ids.admit(batch_id)
 
         def job(conn: sqlite3.Connection) -> int:
+            if remember is not None:
+                seen = conn.execute(_RECORD_BATCH, (namespace, stream, *remember)).rowcount == 0
+                if seen:
+                    return 0
+                if self._batch_ids.prune_due():
+                    conn.execute(_PRUNE_BATCHES, (self._batch_ids.cutoff(),))
             sid, shards = self.stream_id(conn, namespace, stream)
             placed = assign_shards(page, shards)
             last: dict[int, int] = {}
