@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+from pathlib import Path
 
 from aion.server.app import GC_YOUNG_THRESHOLD, settle_heap
 
@@ -20,7 +21,7 @@ def test_settle_heap_freezes_and_raises_the_young_threshold() -> None:
         gc.set_threshold(*thresholds)
 
 
-def test_only_a_tuned_process_settles_its_heap() -> None:
+def test_only_a_tuned_process_settles_its_heap(tmp_path: Path) -> None:
     script = """
 import asyncio, gc, sys
 from aion.server.app import create_app, tune_interpreter
@@ -36,7 +37,7 @@ asyncio.run(main())
     answers = {}
     for mode in ("tuned", "plain"):
         done = subprocess.run(
-            [sys.executable, "-c", script, mode, f"/tmp/aion-settle-{mode}"],
+            [sys.executable, "-c", script, mode, str(tmp_path / mode)],
             capture_output=True,
             text=True,
             timeout=60,
