@@ -26,12 +26,14 @@ async def _wait_for(check: Callable[[], Awaitable[bool]], seconds: float) -> boo
 
 
 async def test_expired_records_go_without_a_trim_call(log: StreamLog, ns: str) -> None:
-    await log.create_stream(ns, "short", shards=2, retention_seconds=1)
+    # The fresh record must outlive the check: with a 1 s retention a slow machine could trim
+    # it too before the check saw it, so the retention is 3 s.
+    await log.create_stream(ns, "short", shards=2, retention_seconds=3)
     await log.create_stream(ns, "forever", shards=1)
     old = [AppendRecord(f"k{i}", b"old") for i in range(6)]
     await log.append(ns, "short", old)
     await log.append(ns, "forever", old)
-    await asyncio.sleep(1.2)  # older than the retention now
+    await asyncio.sleep(3.2)  # older than the retention now
     [(fresh_shard, fresh_seq)] = await log.append(ns, "short", [AppendRecord("k0", b"new")])
     trimmer = RetentionTrimmer(log, interval_seconds=0.1)
     await trimmer.start()
@@ -43,7 +45,7 @@ async def test_expired_records_go_without_a_trim_call(log: StreamLog, ns: str) -
                 left += (await log.read(ns, "short", shard, TRIM_HORIZON)).records
             return [r.data for r in left] == [b"new"]
 
-        assert await _wait_for(only_fresh_left, 15), "the old records were never trimmed"
+        assert await _wait_for(only_fresh_left, 2.5), "the old records were never trimmed"
     finally:
         await trimmer.stop()
     assert not trimmer.running

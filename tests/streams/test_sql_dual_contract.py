@@ -59,13 +59,20 @@ async def test_records_read_by_time_and_events_read_by_sequence(
     assert got[1].sequence == placed[0][1] + 1
 
 
-async def _other_server(
-    store: EventStore, request: pytest.FixtureRequest
-) -> tuple[EventStore, StreamLog]:
+@pytest.fixture
+async def other(
+    pair: tuple[EventStore, StreamLog, str], request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[EventStore, StreamLog]]:
     """A second server's store and stream log on the same database, with caches of its own."""
+    store = pair[0]
     if isinstance(store, SQLiteEventStore):
-        return await _open_server(f"sqlite:///{store.path}")
-    return await _open_server(request.getfixturevalue("postgres_url"))
+        url = f"sqlite:///{store.path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    other_store, other_log = await _open_server(url)
+    yield other_store, other_log
+    await other_log.close()
+    await other_store.close()
 
 
 async def _open_server(url: str) -> tuple[EventStore, StreamLog]:
@@ -86,42 +93,47 @@ async def _datas(log: StreamLog, ns: str, stream: str) -> list[bytes]:
 
 
 async def test_a_stream_another_server_recreated_takes_the_next_append(
-    pair: tuple[EventStore, StreamLog, str], request: pytest.FixtureRequest
+    pair: tuple[EventStore, StreamLog, str], other: tuple[EventStore, StreamLog]
 ) -> None:
-    store, log, ns = pair
-    other_store, other_log = await _other_server(store, request)
-    try:
-        await log.create_stream(ns, "s", shards=1)
-        await log.append(ns, "s", [AppendRecord("k", b"before")])  # this server caches it
-        await other_log.delete_stream(ns, "s")
-        await other_log.create_stream(ns, "s", shards=4)
-        placed = await log.append(ns, "s", [AppendRecord(f"k{i}", b"after") for i in range(20)])
-        assert {shard for shard, _ in placed} <= {0, 1, 2, 3}
-        assert len({shard for shard, _ in placed}) > 1  # placed over the new four shards
-        assert await _datas(other_log, ns, "s") == [b"after"] * 20
-        await other_log.delete_stream(ns, "s")
-        with pytest.raises(StreamNotFound):
-            await log.append(ns, "s", [AppendRecord("k", b"lost?")])
-    finally:
-        await other_log.close()
-        await other_store.close()
+    _, log, ns = pair
+    _, other_log = other
+    await log.create_stream(ns, "s", shards=1)
+    await log.append(ns, "s", [AppendRecord("k", b"before")])  # this server caches it
+    await other_log.delete_stream(ns, "s")
+    await other_log.create_stream(ns, "s", shards=4)
+    placed = await log.append(ns, "s", [AppendRecord(f"k{i}", b"after") for i in range(20)])
+    assert {shard for shard, _ in placed} <= {0, 1, 2, 3}
+    assert len({shard for shard, _ in placed}) > 1  # placed over the new four shards
+    assert await _datas(other_log, ns, "s") == [b"after"] * 20
+    await other_log.delete_stream(ns, "s")
+    with pytest.raises(StreamNotFound):
+        await log.append(ns, "s", [AppendRecord("k", b"lost?")])
 
 
 async def test_events_go_to_the_stream_as_it_is_now(
-    pair: tuple[EventStore, StreamLog, str], request: pytest.FixtureRequest
+    pair: tuple[EventStore, StreamLog, str], other: tuple[EventStore, StreamLog]
 ) -> None:
     store, _, ns = pair
-    other_store, other_log = await _other_server(store, request)
-    try:
-        await store.insert(ns, "s", [prepare_event({"n": 1}, now=1)])
-        await other_log.delete_stream(ns, "s")  # another server drops the stream...
-        await store.insert(ns, "s", [prepare_event({"n": 2}, now=2)])  # ...this one writes on
-        low, high = key_range(0, 2**59) or (b"", b"")
-        seen = [
-            json.loads(e.payload)["n"]
-            async for e in flatten(other_store.retrieve(ns, "s", low, high))
-        ]
-        assert seen == [2]
-    finally:
-        await other_log.close()
-        await other_store.close()
+    other_store, other_log = other
+    await store.insert(ns, "s", [prepare_event({"n": 1}, now=1)])
+    await other_log.delete_stream(ns, "s")  # another server drops the stream...
+    await store.insert(ns, "s", [prepare_event({"n": 2}, now=2)])  # ...this one writes on
+    low, high = key_range(0, 2**59) or (b"", b"")
+    events = flatten(other_store.retrieve(ns, "s", low, high))
+    assert [json.loads(e.payload)["n"] async for e in events] == [2]
+
+
+async def test_a_reader_follows_a_stream_another_server_recreated(
+    pair: tuple[EventStore, StreamLog, str], other: tuple[EventStore, StreamLog]
+) -> None:
+    _, log, ns = pair
+    _, other_log = other
+    await log.create_stream(ns, "s", shards=1)
+    assert (await log.read(ns, "s", 0, TRIM_HORIZON)).records == []  # this server caches it
+    await other_log.delete_stream(ns, "s")
+    await other_log.create_stream(ns, "s", shards=1)
+    await other_log.append(ns, "s", [AppendRecord("k", b"new")])
+    assert [r.data for r in (await log.read(ns, "s", 0, TRIM_HORIZON)).records] == [b"new"]
+    await other_log.delete_stream(ns, "s")
+    with pytest.raises(StreamNotFound):
+        await log.read(ns, "s", 0, TRIM_HORIZON)

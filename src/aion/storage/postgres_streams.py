@@ -9,7 +9,8 @@ numbers of a shard become visible in order. Leases and checkpoints change with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -48,15 +49,19 @@ from aion.storage.schema import (
     SHARDS_TABLE,
     STREAMS_TABLE,
 )
-from aion.storage.sql_streams import LongPoll, StreamRow, decode_rows, encode_records, trim_key
+from aion.storage.sql_streams import (
+    LongPoll,
+    StaleStream,
+    StreamRow,
+    decode_rows,
+    encode_records,
+    fresh_retry,
+    trim_key,
+)
 
 __all__ = ["PostgresStreamLog"]
 
 _Conn = psycopg.AsyncConnection[Any]
-
-
-class _StaleStream(Exception):
-    """The stream row changed under a cached description (rolls the append back)."""
 
 
 async def _info(conn: _Conn, namespace: str, stream: str) -> StreamRow:
@@ -75,13 +80,34 @@ async def _bounds(conn: _Conn, sid: int, shard: int) -> tuple[int, int]:
     """(trim mark, last sequence) of a shard, as in the SQLite StreamLog."""
     cur = await conn.execute(
         f"SELECT (SELECT last_seq FROM {SHARDS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s),"
-        f" (SELECT MIN(seq) FROM {EVENTS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s)",
+        f" (SELECT MIN(seq) FROM {EVENTS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s),"
+        f" EXISTS (SELECT 1 FROM {STREAMS_TABLE} WHERE id = %(s)s)",
         {"s": sid, "h": shard},
     )
     row = await cur.fetchone()
     assert row is not None
+    if not row[2]:
+        raise StaleStream  # the stream was deleted since its id was cached
     last = int(row[0] or 0)
     return (last if row[1] is None else int(row[1]) - 1), last
+
+
+async def _first_read(
+    conn: _Conn, *, sid: int, shard: int, position: Position, limit: int
+) -> tuple[int, ReadResult]:
+    """Where a read starts (the sequence it goes past) and its first records."""
+    trimmed, last = await _bounds(conn, sid, shard)
+    if position.kind is PositionKind.AT_TIMESTAMP:
+        cur = await conn.execute(
+            f"SELECT seq FROM {EVENTS_TABLE} WHERE stream_id = %s AND shard = %s "
+            "AND time >= %s ORDER BY seq LIMIT 1",
+            (sid, shard, position.value),
+        )
+        row = await cur.fetchone()
+        bound = last if row is None else int(row[0]) - 1
+    else:
+        bound = start_after(position, trimmed, last)
+    return bound, await _fetch(conn, sid, shard, bound, limit)
 
 
 async def _fetch(conn: _Conn, sid: int, shard: int, bound: int, limit: int) -> ReadResult:
@@ -195,22 +221,19 @@ class PostgresStreamLog:
         self, namespace: str, stream: str, records: Sequence[AppendRecord]
     ) -> list[tuple[int, int]]:
         check_records(records)
-        for attempt in (1, 2):
+
+        async def attempt() -> list[tuple[int, int]]:
             found = await self._infos.stream(namespace, stream)
             if not records:
                 return []
-            try:
-                placed, seqs = await self._append(found, records)
-            except _StaleStream:
-                # Another server deleted the stream, or made it again, since this one cached
-                # it: look it up afresh (StreamNotFound if it is gone) and place again once.
-                self._infos.forget(namespace, stream)
-                if attempt == 2:
-                    raise stream_not_found(namespace, stream) from None
-                continue
+            # StaleStream when another server deleted or re-made the stream since it was
+            # cached: it is then looked up afresh and the batch placed again, once.
+            placed, seqs = await self._append(found, records)
             await self._long_poll.appended()
             return list(zip(placed, seqs, strict=True))
-        raise AssertionError("unreachable")
+
+        forget = functools.partial(self._infos.forget, namespace, stream)
+        return await fresh_retry(attempt, forget, namespace, stream)
 
     async def _append(
         self, found: StreamRow, records: Sequence[AppendRecord]
@@ -234,7 +257,7 @@ class PostgresStreamLog:
             )
             last = {int(s): int(q) for s, q in await cur.fetchall()}
             if len(last) != len(counts):
-                raise _StaleStream
+                raise StaleStream
             seqs = sequence_numbers(placed, last)
             # Taken after the shard locks, so arrival times follow sequence order per shard.
             now = kronos_time_now()
@@ -260,23 +283,17 @@ class PostgresStreamLog:
         wait_seconds: float = 0.0,
     ) -> ReadResult:
         check_limit(limit)
-        sid = (await self._infos.shard(namespace, stream, shard)).sid
 
-        async def first(conn: _Conn) -> tuple[int, ReadResult]:
-            trimmed, last = await _bounds(conn, sid, shard)
-            if position.kind is PositionKind.AT_TIMESTAMP:
-                cur = await conn.execute(
-                    f"SELECT seq FROM {EVENTS_TABLE} WHERE stream_id = %s AND shard = %s "
-                    "AND time >= %s ORDER BY seq LIMIT 1",
-                    (sid, shard, position.value),
-                )
-                row = await cur.fetchone()
-                bound = last if row is None else int(row[0]) - 1
-            else:
-                bound = start_after(position, trimmed, last)
-            return bound, await _fetch(conn, sid, shard, bound, limit)
+        async def attempt() -> tuple[int, int, ReadResult]:
+            sid = (await self._infos.shard(namespace, stream, shard)).sid
+            first: Callable[[_Conn], Awaitable[tuple[int, ReadResult]]] = functools.partial(
+                _first_read, sid=sid, shard=shard, position=position, limit=limit
+            )
+            return (sid, *await self.store.run(first))
 
-        bound, result = await self.store.run(first)
+        # Another server may have deleted (and made again) the stream this one cached.
+        forget = functools.partial(self._infos.forget, namespace, stream)
+        sid, bound, result = await fresh_retry(attempt, forget, namespace, stream)
         if result.records or wait_seconds <= 0:
             return result
 

@@ -14,16 +14,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from aion.core.ids import IdMinter, UUIDType, sort_key_for_time
 from aion.core.streamlog import AppendRecord, StoredRecord
-from aion.core.streamlog_rules import retention_cutoff
+from aion.core.streamlog_rules import retention_cutoff, stream_not_found
 from aion.storage.schema import RECORD_KIND
 
-__all__ = ["LongPoll", "RecordRow", "StreamRow", "decode_rows", "encode_records", "trim_key"]
+__all__ = [
+    "LongPoll",
+    "RecordRow",
+    "StaleStream",
+    "StreamRow",
+    "decode_rows",
+    "encode_records",
+    "fresh_retry",
+    "trim_key",
+]
 
 _POLL_SECONDS = 0.05
 
@@ -36,6 +45,27 @@ class StreamRow:
     sid: int
     shards: int
     retention_seconds: int | None
+
+
+class StaleStream(Exception):
+    """A cached stream id whose row is gone: another server deleted the stream (and may have
+    made it again under a new id). The caller forgets its cache and looks the stream up again."""
+
+
+T = TypeVar("T")
+
+
+async def fresh_retry(
+    attempt: Callable[[], Awaitable[T]], forget: Callable[[], None], namespace: str, stream: str
+) -> T:
+    """Run ``attempt`` (which looks the stream up in its cache); when the cached stream turned
+    out stale, ``forget`` the cache and run it once more. Stale twice: the stream is gone."""
+    for _ in range(2):
+        try:
+            return await attempt()
+        except StaleStream:
+            forget()
+    raise stream_not_found(namespace, stream)
 
 
 class _Envelope(msgspec.Struct, frozen=True):

@@ -8,8 +8,9 @@ EventStore and the StreamLog hand out one sequence per shard between them.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aion.core.streamlog import (
@@ -47,7 +48,15 @@ from aion.storage.schema import (
     SHARDS_TABLE,
     STREAMS_TABLE,
 )
-from aion.storage.sql_streams import LongPoll, StreamRow, decode_rows, encode_records, trim_key
+from aion.storage.sql_streams import (
+    LongPoll,
+    StaleStream,
+    StreamRow,
+    decode_rows,
+    encode_records,
+    fresh_retry,
+    trim_key,
+)
 from aion.storage.sqlite import SQLiteEventStore
 
 __all__ = ["SQLiteStreamLog"]
@@ -67,6 +76,8 @@ def _info(conn: sqlite3.Connection, namespace: str, stream: str) -> StreamRow:
 def _bounds(conn: sqlite3.Connection, sid: int, shard: int) -> tuple[int, int]:
     """(trim mark, last sequence) of a shard: the trim mark is one below the lowest sequence
     still stored, or the last sequence when the shard holds nothing."""
+    if conn.execute(f"SELECT 1 FROM {STREAMS_TABLE} WHERE id = ?", (sid,)).fetchone() is None:
+        raise StaleStream  # the stream was deleted since its id was cached
     row = conn.execute(
         f"SELECT last_seq FROM {SHARDS_TABLE} WHERE stream_id = ? AND shard = ?", (sid, shard)
     ).fetchone()
@@ -221,22 +232,17 @@ class SQLiteStreamLog:
         wait_seconds: float = 0.0,
     ) -> ReadResult:
         check_limit(limit)
-        sid = (await self._infos.shard(namespace, stream, shard)).sid
 
-        def first(conn: sqlite3.Connection) -> tuple[int, ReadResult]:
-            trimmed, last = _bounds(conn, sid, shard)
-            if position.kind is PositionKind.AT_TIMESTAMP:
-                row = conn.execute(
-                    f"SELECT seq FROM {EVENTS_TABLE} WHERE stream_id = ? AND shard = ? "
-                    "AND time >= ? ORDER BY seq LIMIT 1",
-                    (sid, shard, position.value),
-                ).fetchone()
-                bound = last if row is None else int(row[0]) - 1
-            else:
-                bound = start_after(position, trimmed, last)
-            return bound, _fetch(conn, sid, shard, bound, limit)
+        async def attempt() -> tuple[int, int, ReadResult]:
+            sid = (await self._infos.shard(namespace, stream, shard)).sid
+            first: Callable[[sqlite3.Connection], tuple[int, ReadResult]] = functools.partial(
+                _first_read, sid=sid, shard=shard, position=position, limit=limit
+            )
+            return (sid, *await self.store.read(first))
 
-        bound, result = await self.store.read(first)
+        # Another server may have deleted (and made again) the stream this one cached.
+        forget = functools.partial(self._infos.forget, namespace, stream)
+        sid, bound, result = await fresh_retry(attempt, forget, namespace, stream)
         if result.records or wait_seconds <= 0:
             return result
 
@@ -335,6 +341,23 @@ class SQLiteStreamLog:
             return lease
 
         return await self.store.write(job)
+
+
+def _first_read(
+    conn: sqlite3.Connection, *, sid: int, shard: int, position: Position, limit: int
+) -> tuple[int, ReadResult]:
+    """Where a read starts (the sequence it goes past) and its first records."""
+    trimmed, last = _bounds(conn, sid, shard)
+    if position.kind is PositionKind.AT_TIMESTAMP:
+        row = conn.execute(
+            f"SELECT seq FROM {EVENTS_TABLE} WHERE stream_id = ? AND shard = ? "
+            "AND time >= ? ORDER BY seq LIMIT 1",
+            (sid, shard, position.value),
+        ).fetchone()
+        bound = last if row is None else int(row[0]) - 1
+    else:
+        bound = start_after(position, trimmed, last)
+    return bound, _fetch(conn, sid, shard, bound, limit)
 
 
 def _fetch(conn: sqlite3.Connection, sid: int, shard: int, bound: int, limit: int) -> ReadResult:
