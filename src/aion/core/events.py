@@ -112,7 +112,7 @@ class LinesPage:
     def of(cls, page: EventPage) -> LinesPage:
         """The lines of an ordinary page."""
         lines = LINE_END.join(page.payloads) + LINE_END if len(page) else b""
-        return cls(lines, len(page), page.keys[-1] if len(page) else b"")
+        return cls(lines, len(page), page.last_key if len(page) else b"")
 
     def __len__(self) -> int:
         return self.count

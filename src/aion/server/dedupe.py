@@ -15,10 +15,11 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from aion.storage.batches import is_remembered
+
 __all__ = ["BATCH_ID_HEADER", "BatchDeduplicator"]
 
 BATCH_ID_HEADER = "X-Aion-Batch-Id"
-_MAX_BATCH_ID_LENGTH = 128
 
 
 class BatchDeduplicator:
@@ -40,7 +41,7 @@ class BatchDeduplicator:
 
         Without a batch id (or with an absurd one) ``store`` always runs.
         """
-        if not batch_id or len(batch_id) > _MAX_BATCH_ID_LENGTH:
+        if not is_remembered(batch_id):
             await store()
             return True
         key = (scope, batch_id)

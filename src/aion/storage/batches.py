@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeGuard
 
 from aion.storage.schema import BATCHES_TABLE
 
@@ -19,6 +20,7 @@ __all__ = [
     "PRUNE_EVERY",
     "RETENTION_SECONDS",
     "BatchIds",
+    "is_remembered",
     "prune_sql",
     "record_sql",
 ]
@@ -31,6 +33,11 @@ PRUNE_EVERY = 1_000
 
 MAX_BATCH_ID_LENGTH = 128
 """Longer ids are not remembered (the batch is stored as if it had none)."""
+
+
+def is_remembered(batch_id: str | None) -> TypeGuard[str]:
+    """Whether a batch id is one to remember: present, and not absurdly long."""
+    return batch_id is not None and 0 < len(batch_id) <= MAX_BATCH_ID_LENGTH
 
 
 def record_sql(placeholder: str) -> str:
@@ -56,7 +63,7 @@ class BatchIds:
 
     def admit(self, batch_id: str | None) -> tuple[str, int] | None:
         """``(batch_id, stored_at)`` to record, or None for no id (or an absurdly long one)."""
-        if not batch_id or len(batch_id) > MAX_BATCH_ID_LENGTH:
+        if not is_remembered(batch_id):
             return None
         return batch_id, int(self._clock())
 

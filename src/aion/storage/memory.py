@@ -6,7 +6,7 @@ import bisect
 from collections.abc import AsyncIterator, Sequence
 
 from aion.core.events import EventPage, EventRecord
-from aion.storage.batches import MAX_BATCH_ID_LENGTH
+from aion.storage.batches import is_remembered
 from aion.storage.paging import keyset_pages
 
 __all__ = ["MemoryEventStore"]
@@ -50,7 +50,7 @@ class MemoryEventStore:
         batch_id: str | None = None,
     ) -> int:
         held = self._streams.setdefault((namespace, stream), _StreamEvents())
-        if batch_id and len(batch_id) <= MAX_BATCH_ID_LENGTH and len(events):
+        if is_remembered(batch_id) and len(events):
             if batch_id in held.batch_ids:
                 return 0
             held.batch_ids[batch_id] = None

@@ -167,34 +167,44 @@ class SQLiteStreamLog:
     async def append(
         self, namespace: str, stream: str, records: Sequence[AppendRecord]
     ) -> list[tuple[int, int]]:
-        found = await self._infos.stream(namespace, stream)
         check_records(records)
-        if not records:
-            return []
-        cached = [shard_of(r, found.shards) for r in records]
 
-        def job(conn: sqlite3.Connection) -> tuple[StreamRow, list[int], list[int]]:
-            # The stream as it is now: another process sharing the file may have deleted it,
-            # or made it again under a new id or shard count, since this process cached it.
-            now_info = _info(conn, namespace, stream)
-            placed = (
-                cached
-                if now_info.shards == found.shards
-                else [shard_of(r, now_info.shards) for r in records]
-            )
-            sid = now_info.sid
+        async def attempt() -> list[tuple[int, int]]:
+            found = await self._infos.stream(namespace, stream)
+            if not records:
+                return []
+            # StaleStream when another process sharing the file deleted or re-made the stream
+            # since it was cached: it is then looked up afresh and the batch placed again, once.
+            placed, seqs = await self._append(namespace, stream, found, records)
+            await self._long_poll.appended()
+            return list(zip(placed, seqs, strict=True))
+
+        forget = functools.partial(self._infos.forget, namespace, stream)
+        return await fresh_retry(attempt, forget, namespace, stream)
+
+    async def _append(
+        self, namespace: str, stream: str, found: StreamRow, records: Sequence[AppendRecord]
+    ) -> tuple[list[int], list[int]]:
+        placed = [shard_of(r, found.shards) for r in records]
+
+        def job(conn: sqlite3.Connection) -> list[int]:
+            try:
+                if _info(conn, namespace, stream) != found:
+                    raise StaleStream
+            except StreamNotFound:
+                raise StaleStream from None
             now = kronos_time_now()
             last: dict[int, int] = {}
             for shard, n in shard_counts(placed).items():
                 row = conn.execute(
                     f"UPDATE {SHARDS_TABLE} SET last_seq = last_seq + ? "
                     "WHERE stream_id = ? AND shard = ? RETURNING last_seq",
-                    (n, sid, shard),
+                    (n, found.sid, shard),
                 ).fetchone()
                 if row is None:  # a stream the EventStore created has no shard rows yet
                     conn.execute(
                         f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) VALUES (?, ?, ?)",
-                        (sid, shard, n),
+                        (found.sid, shard, n),
                     )
                     row = (n,)
                 last[shard] = int(row[0])
@@ -204,23 +214,15 @@ class SQLiteStreamLog:
                 "(stream_id, k, time, shard, seq, partition_key, payload, kind) "
                 f"VALUES (?, ?, ?, ?, ?, ?, ?, {RECORD_KIND})",
                 [
-                    (sid, k, t, shard, seq, pk, payload)
+                    (found.sid, k, t, shard, seq, pk, payload)
                     for (k, t, pk, payload), shard, seq in zip(
                         encode_records(records, now), placed, seqs, strict=True
                     )
                 ],
             )
-            return now_info, placed, seqs
+            return seqs
 
-        try:
-            now_info, placed, seqs = await self.store.write(job)
-        except StreamNotFound:
-            self._infos.forget(namespace, stream)
-            raise
-        if now_info != found:
-            self._infos.forget(namespace, stream)
-        await self._long_poll.appended()
-        return list(zip(placed, seqs, strict=True))
+        return placed, await self.store.write(job)
 
     async def read(
         self,
