@@ -5,8 +5,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.services import POSTGRES_URL, require
+
+# A shared, busy machine makes input generation slow at times: the health checks that measure
+# speed would then fail a correct test. Deadlines are off for the same reason; the properties
+# themselves are unchanged.
+settings.register_profile(
+    "aion",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("aion")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from aion.server.connection import DEFAULT_LIMITS, WireLimits, uvicorn_options
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -21,14 +23,20 @@ def free_port() -> int:
 
 class LiveServer:
     """Serves ``app`` on 127.0.0.1:``port`` until ``stop``; ``start`` again on the same port
-    (a test of a server that goes down and comes back)."""
+    (a test of a server that goes down and comes back). Connections go through the protocol
+    ``aion serve`` uses, with ``limits``."""
 
     def __init__(
-        self, app: Any, port: int | None = None, lifespan: Literal["on", "off"] = "on"
+        self,
+        app: Any,
+        port: int | None = None,
+        lifespan: Literal["on", "off"] = "on",
+        limits: WireLimits = DEFAULT_LIMITS,
     ) -> None:
         self.app = app
         self.port = port or free_port()
         self.lifespan = lifespan
+        self.limits = limits
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -45,7 +53,11 @@ class LiveServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", self.port))
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan=self.lifespan, timeout_graceful_shutdown=2
+            self.app,
+            log_level="warning",
+            lifespan=self.lifespan,
+            timeout_graceful_shutdown=2,
+            **uvicorn_options(self.limits),
         )
         # Off the main thread uvicorn leaves signal handling alone.
         server = uvicorn.Server(config)
@@ -71,10 +83,13 @@ class LiveServer:
 
 @contextmanager
 def running(
-    app: Any, port: int | None = None, lifespan: Literal["on", "off"] = "on"
+    app: Any,
+    port: int | None = None,
+    lifespan: Literal["on", "off"] = "on",
+    limits: WireLimits = DEFAULT_LIMITS,
 ) -> Iterator[LiveServer]:
     """Serve ``app`` for the duration of the block."""
-    server = LiveServer(app, port, lifespan)
+    server = LiveServer(app, port, lifespan, limits)
     server.start()
     try:
         yield server

@@ -68,7 +68,8 @@ def need(
         ("POST", "/v1/timeseries/query", Requirement(Family.TIMESERIES, R, "default")),
         ("POST", "/v1/timeseries/t", Requirement(Family.TIMESERIES, W, "default")),
         ("DELETE", "/v1/timeseries/t", Requirement(Family.TIMESERIES, A, "default")),
-        ("GET", "/ui", Requirement(Family.DASHBOARD, R, "default")),
+        ("GET", "/ui", Requirement(Family.DASHBOARD, R, None)),
+        ("GET", "/ui/api/namespaces", Requirement(Family.DASHBOARD, R, None)),
         ("GET", "/ui/api/streams", Requirement(Family.DASHBOARD, R, "default")),
         ("GET", "/metrics", Requirement(Family.OPERATIONS, R, ALL_NAMESPACES)),
         ("GET", "/openapi.json", Requirement(Family.OPERATIONS, R, None)),
@@ -110,7 +111,8 @@ def test_a_key_for_one_namespace_writes_there_where_the_api_names_none() -> None
     ],
 )
 def test_kinesis_scopes(operation: str, scope: Scope) -> None:
-    assert need("POST", "/", target=operation) == Requirement(Family.KINESIS, scope, "default")
+    expected = Requirement(Family.KINESIS, scope, "default", operation=operation)
+    assert need("POST", "/", target=operation) == expected
 
 
 def test_credentials() -> None:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
+import sqlite3
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from aion.server.app import create_app
+from aion.server.auth import REQUEST_SCOPE
+from aion.server.auth_rules import requirement_of
 from aion.server.config import AionConfig, Route
+from aion.server.health import Liveness, readiness
 from aion.server.metrics import LabelCap, route_label
 from aion.server.service import EventService
 from aion.storage.memory import MemoryEventStore
 from aion.storage.postgres import PostgresEventStore
+from aion.storage.sqlite import SQLiteEventStore
+from aion.streams.registry import open_stream_log
 from tests.ops.conftest import Keys, bearer, memory_config
+from tests.services import NATS_URL, REDIS_URL, require
 
 
 def _closed_port() -> int:
@@ -51,6 +60,59 @@ def test_readyz_is_200_when_every_backend_answers(tmp_path: Path) -> None:
         response = client.get("/readyz")
         assert response.status_code == 200
         assert response.json() == {"status": "ready", "backends": {"memory": True}}
+
+
+def _cap_pages(store: SQLiteEventStore, limit: int | None) -> None:
+    """Cap the SQLite file at ``limit`` pages (None: its size now): writes that need more fail
+    with SQLITE_FULL, as on a full disk."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages if limit is None else limit}")
+
+    asyncio.run(store.write(job))
+
+
+def test_readyz_is_503_while_writes_fail(tmp_path: Path) -> None:
+    app = create_app(AionConfig.for_data_dir(tmp_path))
+    big = {"events": {"s": [{"pad": "x" * 50_000}]}}
+    with TestClient(app) as client:
+        store = app.state.service.stores["sqlite"]
+        assert isinstance(store, SQLiteEventStore)
+        assert client.post("/1.0/events/put", json={"events": {"s": [{}]}}).status_code == 200
+        _cap_pages(store, None)
+        put = client.post("/1.0/events/put", json=big)
+        assert put.status_code == 503
+        assert put.json()["s"]["sqlite"]["num_inserted"] == 0
+        ready = client.get("/readyz")
+        assert ready.status_code == 503  # it answers reads, but cannot store a put
+        body = ready.json()
+        assert body["down"] == ["sqlite"]
+        assert body["reasons"] == {"sqlite": "writes failing: disk full"}
+        assert "sqlite (writes failing: disk full)" in body["message"]
+        assert client.get("/readyz").status_code == 503  # its probe write fails too
+        _cap_pages(store, 1_000_000_000)
+        assert client.get("/readyz").json() == {"status": "ready", "backends": {"sqlite": True}}
+        assert client.post("/1.0/events/put", json=big).status_code == 200
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("engine", ["redis", "nats"])
+def test_readyz_checks_a_streams_engine_of_its_own(tmp_path: Path, engine: str) -> None:
+    require(engine)
+    config = AionConfig(
+        backends={"memory": "memory://"},
+        routes=(Route("*", "", ("memory",), "memory"),),
+        data_dir=tmp_path,
+        streams=REDIS_URL if engine == "redis" else NATS_URL,
+    )
+    with TestClient(create_app(config)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["backends"] == {"memory": True, "streams": True}
+    down = open_stream_log(f"{engine}://127.0.0.1:{_closed_port()}")
+    assert isinstance(down, Liveness)
+    assert asyncio.run(readiness({"streams": down})) == {"streams": "not answering"}
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -113,7 +175,8 @@ def test_route_label_of_kinesis_calls_names_the_operation() -> None:
         path = "/"
 
     def scope(target: bytes) -> dict[str, object]:
-        return {"route": Root(), "method": "POST", "headers": [(b"x-amz-target", target)]}
+        need = requirement_of("POST", "/", {}, {"x-amz-target": target.decode()}, "default")
+        return {"route": Root(), "method": "POST", REQUEST_SCOPE: need}
 
     assert route_label(scope(b"Kinesis_20131202.PutRecords")) == "/ kinesis:PutRecords"
     assert route_label(scope(b"Kinesis_20131202.Nope" + b"x" * 100)) == "/ kinesis:unknown"

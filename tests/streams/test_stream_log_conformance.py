@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 
 import pytest
 
 from aion.core.sharding import HASH_KEY_SPACE, shard_for_key
 from aion.core.streamlog import (
     LATEST,
+    MAX_READ_BYTES,
+    MAX_RETENTION_SECONDS,
+    MAX_SEQUENCE,
+    MAX_TIMESTAMP,
     TRIM_HORIZON,
     AppendRecord,
     Position,
@@ -74,6 +79,16 @@ async def test_bad_names_and_arguments(log: StreamLog, ns: str) -> None:
     with pytest.raises(ValidationError) as info:
         await log.create_stream(ns, "s", shards=1, retention_seconds=0)
     assert info.value.field == "retention_seconds"
+    # Beyond 64-bit columns and NATS' max_age in nanoseconds: refused before any write.
+    for too_long in (MAX_RETENTION_SECONDS + 1, 2**70):
+        with pytest.raises(ValidationError) as info:
+            await log.create_stream(ns, "s", shards=1, retention_seconds=too_long)
+        assert info.value.field == "retention_seconds"
+    assert await log.list_streams(ns) == []
+    made = await log.create_stream(ns, "kept", shards=1, retention_seconds=MAX_RETENTION_SECONDS)
+    assert made.retention_seconds == MAX_RETENTION_SECONDS
+    await log.append(ns, "kept", recs("a"))
+    assert await log.trim(ns, "kept") == 0
 
 
 async def test_append_places_by_md5_and_numbers_per_shard(log: StreamLog, ns: str) -> None:
@@ -271,3 +286,125 @@ async def test_leases_compare_and_set(log: StreamLog, ns: str) -> None:
         *(log.set_lease(ns, "s", "g", 1, f"w{i}", 10, expected_version=0) for i in range(5))
     )
     assert sum(r is not None for r in racers) == 1
+
+
+async def _read_chain(
+    log: StreamLog, ns: str, stream: str, max_bytes: int, limit: int = 1000
+) -> list[list[bytes]]:
+    """The data of each read from TRIM_HORIZON, chained, until one returns nothing."""
+    reads: list[list[bytes]] = []
+    position = TRIM_HORIZON
+    while True:
+        result = await log.read(ns, stream, 0, position, limit=limit, max_bytes=max_bytes)
+        if not result.records:
+            return reads
+        reads.append([r.data for r in result.records])
+        position = result.next_position
+
+
+async def test_read_stops_at_max_bytes_and_the_next_read_goes_on(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    blobs = [bytes([i]) * 100_000 for i in range(11)]
+    await log.append(ns, "s", [AppendRecord("k", b) for b in blobs])
+    reads = await _read_chain(log, ns, "s", max_bytes=450_000)
+    # The longest run that fits: 4 records of 100,000 bytes, never 5; none lost or repeated.
+    assert [len(r) for r in reads] == [4, 4, 3]
+    assert [b for r in reads for b in r] == blobs
+    # A budget filled exactly takes the record that fills it.
+    assert [len(r) for r in await _read_chain(log, ns, "s", max_bytes=300_000)] == [3] * 3 + [2]
+    # The record limit still applies within the budget.
+    assert [len(r) for r in await _read_chain(log, ns, "s", 450_000, limit=3)] == [3] * 3 + [2]
+
+
+async def test_read_returns_one_record_larger_than_max_bytes(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    blobs = [b"a" * 10, b"b" * 50_000, b"", b"c" * 10, b"d" * 95, b"e" * 100, b""]
+    await log.append(ns, "s", [AppendRecord("k", b) for b in blobs])
+    # A record over the budget comes alone; it never blocks the shard. Once the bytes are
+    # spent exactly, nothing more comes, not even an empty record.
+    assert await _read_chain(log, ns, "s", max_bytes=100) == [
+        [b"a" * 10],
+        [b"b" * 50_000],
+        [b"", b"c" * 10],
+        [b"d" * 95],
+        [b"e" * 100],
+        [b""],
+    ]
+    with pytest.raises(ValidationError) as info:
+        await log.read(ns, "s", 0, TRIM_HORIZON, max_bytes=0)
+    assert info.value.field == "max_bytes"
+
+
+async def test_default_read_holds_at_most_max_read_bytes(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    blob = b"z" * (512 * 1024)
+    for _ in range(3):
+        await log.append(ns, "s", [AppendRecord("k", blob)] * 7)
+    first = await log.read(ns, "s", 0, TRIM_HORIZON)
+    assert len(first.records) == MAX_READ_BYTES // len(blob) == 20
+    rest = await log.read(ns, "s", 0, first.next_position)
+    assert len(rest.records) == 1
+    assert rest.records[0].sequence > first.records[-1].sequence
+
+
+async def test_long_poll_wakes_within_max_bytes(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    blobs = [bytes([i]) * 200_000 for i in range(3)]
+
+    async def later() -> None:
+        await asyncio.sleep(0.2)
+        await log.append(ns, "s", [AppendRecord("k", b) for b in blobs])
+
+    start = await log.read(ns, "s", 0, LATEST)  # pinned before the append, whenever it lands
+    task = asyncio.create_task(later())
+    got = await log.read(ns, "s", 0, start.next_position, wait_seconds=30, max_bytes=300_000)
+    await task
+    assert [r.data for r in got.records] == blobs[:1]
+    rest = await log.read(ns, "s", 0, got.next_position, max_bytes=500_000)
+    assert [r.data for r in rest.records] == blobs[1:]
+
+
+async def test_a_read_holds_about_its_max_bytes_in_memory(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    blob = b"m" * (128 * 1024)
+    for _ in range(4):
+        await log.append(ns, "s", [AppendRecord("k", blob)] * 16)  # 8 MiB in the shard
+    await log.read(ns, "s", 0, TRIM_HORIZON, limit=1)  # connections and consumers made already
+    tracemalloc.start()
+    try:
+        got = await log.read(ns, "s", 0, TRIM_HORIZON, max_bytes=512 * 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(got.records) == 4
+    # Python allocations only (the drivers' C buffers are not traced): the 4 records, the
+    # stored form of a few more, never the 8 MiB of the shard.
+    assert peak < 4 * 1024 * 1024, f"a 512 KiB read peaked at {peak} bytes"
+
+
+async def test_out_of_range_numbers_are_refused(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=1)
+    for sequence, expected, name in (
+        (2**70, None, "sequence"),
+        (-1, None, "sequence"),
+        (1, 2**64, "expected"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            await log.set_checkpoint(ns, "s", "g", 0, sequence, expected)
+        assert info.value.field == name
+    assert await log.set_checkpoint(ns, "s", "g", 0, MAX_SEQUENCE)
+    assert await log.get_checkpoints(ns, "s", "g") == {0: MAX_SEQUENCE}
+    for version in (-1, MAX_SEQUENCE, 2**70):
+        with pytest.raises(ValidationError) as info:
+            await log.set_lease(ns, "s", "g", 0, "w", 1, expected_version=version)
+        assert info.value.field == "expected_version"
+    assert await log.get_leases(ns, "s", "g") == {}
+    for kind_value in (MAX_TIMESTAMP + 1, 2**70, -1):
+        with pytest.raises(ValidationError) as info:
+            Position.at_timestamp(kind_value)
+        assert info.value.field == "position"
+    with pytest.raises(ValidationError):
+        Position.after_sequence(MAX_SEQUENCE + 1)
+    await log.append(ns, "s", recs("a"))
+    far = await log.read(ns, "s", 0, Position.at_timestamp(MAX_TIMESTAMP))
+    assert far.records == []

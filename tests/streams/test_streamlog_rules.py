@@ -6,14 +6,19 @@ import pytest
 
 from aion.core.sharding import hash_key_ranges
 from aion.core.streamlog import (
+    MAX_SEQUENCE,
     Lease,
     Position,
     ShardNotFound,
     StoredRecord,
     StreamNotFound,
+    parse_sequence,
 )
 from aion.core.streamlog_rules import (
+    ReadBudget,
     StreamInfoCache,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard,
     check_shard_count,
@@ -142,3 +147,43 @@ async def test_stream_info_cache_loads_once_and_forgets() -> None:
     assert loads == [("ns", "s"), ("ns", "missing")]
     cache.forget("ns", "s")
     assert await cache.stream("ns", "s") is not first
+
+
+def test_read_budget_takes_the_longest_run_that_fits() -> None:
+    budget = ReadBudget(limit=10, max_bytes=100)
+    assert budget.admit_many([40, 60, 1]) == 2  # exactly full: nothing more, not even 1 byte
+    assert budget.full and not budget.fits(0)
+    one = ReadBudget(limit=10, max_bytes=100)
+    assert one.admit_many([500, 1]) == 1  # the first record always goes in
+    assert one.full
+    few = ReadBudget(limit=2, max_bytes=100)
+    assert few.admit_many([1, 1, 1]) == 2
+    assert few.full
+    mixed = ReadBudget(limit=10, max_bytes=100)
+    assert mixed.admit(30) and mixed.admit(0) and not mixed.admit(71)
+    assert (mixed.taken, mixed.bytes_left, mixed.records_left) == (2, 70, 8)
+    assert mixed.admit_many([70, 0]) == 1  # then spent
+    assert ReadBudget(limit=5, max_bytes=10).admit_many([]) == 0
+
+
+def test_read_limits_and_numbers_name_their_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        check_limit(1, 0)
+    assert info.value.field == "max_bytes"
+    check_checkpoint(MAX_SEQUENCE, 0)
+    for sequence, expected, field in ((MAX_SEQUENCE + 1, None, "sequence"), (1, -1, "expected")):
+        with pytest.raises(ValidationError) as bad:
+            check_checkpoint(sequence, expected)
+        assert bad.value.field == field
+    check_lease_version(MAX_SEQUENCE - 1)
+    with pytest.raises(ValidationError) as version:
+        check_lease_version(MAX_SEQUENCE)
+    assert version.value.field == "expected_version"
+    assert parse_sequence(str(MAX_SEQUENCE), "sequence") == MAX_SEQUENCE
+    for text in (str(MAX_SEQUENCE + 1), "9" * 5000, "\u0661", "-1", "1.0"):
+        with pytest.raises(ValidationError) as parsed:
+            parse_sequence(text, "sequence")
+        assert parsed.value.field == "sequence"
+    assert parse_sequence("0" * 30 + "7", "sequence") == 7
+    with pytest.raises(ValidationError):
+        Position.at_sequence(MAX_SEQUENCE + 1)

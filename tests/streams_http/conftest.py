@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from aion.core.streamlog import StreamLog
 from aion.server import kinesis_api, streams_api
+from aion.server.auth import install_auth
 from aion.server.config import AionConfig
 from aion.storage.sqlite_streams import SQLiteStreamLog
 from aion.streams.memory import MemoryStreamLog
@@ -49,6 +50,8 @@ def build_app(data_dir: Path, backend: str) -> FastAPI:
     app.state.config = AionConfig.for_data_dir(data_dir)
     app.include_router(streams_api.router())
     app.include_router(kinesis_api.router())
+    # The routes act on what the key check parsed (with no key stored, every request passes).
+    install_auth(app, app.state.config)
     return app
 
 

@@ -52,7 +52,7 @@ def test_sync_errors(live: LiveServer, stream_name: str) -> None:
             client.iterator(stream_name, 0, "AT_SEQUENCE_NUMBER", 99)
         with pytest.raises(ValidationError) as exc:
             client.put(stream_name, "", b"x")
-        assert exc.value.field == "partition_key"
+        assert exc.value.field == "records[0].partition_key"
         with pytest.raises(ValidationError) as exc:
             client.put(stream_name, "k", b"x" * (1 << 20))
         assert exc.value.field == "records[0].data"

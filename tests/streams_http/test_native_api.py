@@ -173,7 +173,7 @@ def test_bad_input_names_the_field(http: httpx.Client, stream_name: str) -> None
     cases: list[tuple[dict[str, Any], str]] = [
         ({"records": [{"data": 1}]}, "records[0].partition_key"),
         ({"records": [{"partition_key": "k"}]}, "records[0].data"),
-        ({"records": [{"partition_key": "", "data": 1}]}, "partition_key"),
+        ({"records": [{"partition_key": "", "data": 1}]}, "records[0].partition_key"),
         ({"records": []}, "records"),
         ({"records": [{"partition_key": "k", "data_base64": "%%%"}]}, "records[0].data_base64"),
     ]

@@ -59,6 +59,7 @@ def run_server(
 
     from aion.server.app import CONFIG_ENV, create_app, tune_interpreter
     from aion.server.config import AionConfig
+    from aion.server.connection import WireLimits, uvicorn_options
     from aion.server.logging_config import log_config
 
     tune_interpreter()
@@ -73,6 +74,8 @@ def run_server(
         "log_config": log_config(log_format, log_level),
         "access_log": False,  # Aion's own access log has the duration and namespace
         "timeout_graceful_shutdown": max(1, round(shutdown_timeout)),
+        # Header caps and the request clock; the protocol pickles, so workers get it too.
+        **uvicorn_options(WireLimits.from_config(checked)),
     }
     if workers == 1:
         uvicorn.run(create_app(checked), **options)

@@ -1,5 +1,8 @@
 """``aion ts``: list the server's rollups and read their timeseries over HTTP.
 
+Each command reads one namespace (``--namespace``, default the server's default namespace):
+rollup rules and their timeseries belong to the namespace their rule reads.
+
 * ``aion ts list``: each rule, what it reads and makes, its counters and timeseries names.
 * ``aion ts get NAME``: one bucket (``--at`` a time, default now).
 * ``aion ts series NAME``: a range of buckets (``--start``, ``--end``, ``--steps``).
@@ -18,7 +21,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from aion.cli.options import DEFAULT_URL, ApiKeyOption, UrlOption
+from aion.cli.options import DEFAULT_URL, ApiKeyOption, NamespaceOption, UrlOption
 from aion.cli.output import fail
 
 __all__ = ["ts_app"]
@@ -80,10 +83,13 @@ def _print_points(body: dict[str, Any], as_json: bool) -> None:
 
 @ts_app.command("list")
 def list_rollups(
-    url: UrlOption = DEFAULT_URL, as_json: JsonOption = False, api_key: ApiKeyOption = None
+    url: UrlOption = DEFAULT_URL,
+    namespace: NamespaceOption = None,
+    as_json: JsonOption = False,
+    api_key: ApiKeyOption = None,
 ) -> None:
-    """List the rollup rules, their counters and the timeseries they made."""
-    body = _request(url, "/v1/timeseries", {}, api_key)
+    """List a namespace's rollup rules, their counters and the timeseries they made."""
+    body = _request(url, "/v1/timeseries", {"namespace": namespace}, api_key)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
         return
@@ -109,13 +115,14 @@ def get_bucket(
     condense: CondenseOption = False,
     rule: RuleOption = None,
     url: UrlOption = DEFAULT_URL,
+    namespace: NamespaceOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print the bucket holding a time (default now)."""
     params = {
         "timestamp": at, "interval": interval, "transform": transform,
-        "condense": "true" if condense else None, "rule": rule,
+        "condense": "true" if condense else None, "rule": rule, "namespace": namespace,
     }  # fmt: skip
     _print_points(_request(url, f"/v1/timeseries/{_quoted(name)}", params, api_key), as_json)
 
@@ -132,6 +139,7 @@ def get_series(
     collapse: Annotated[bool, typer.Option(help="Merge the range into one point.")] = False,
     rule: RuleOption = None,
     url: UrlOption = DEFAULT_URL,
+    namespace: NamespaceOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -139,7 +147,7 @@ def get_series(
     params = {
         "start": start, "end": end, "steps": steps, "interval": interval,
         "transform": transform, "condense": "true" if condense else None,
-        "collapse": "true" if collapse else None, "rule": rule,
+        "collapse": "true" if collapse else None, "rule": rule, "namespace": namespace,
     }  # fmt: skip
     path = f"/v1/timeseries/{_quoted(name)}/series"
     _print_points(_request(url, path, params, api_key), as_json)

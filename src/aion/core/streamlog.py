@@ -31,7 +31,11 @@ from aion.errors import NotFound, ValidationError
 __all__ = [
     "LATEST",
     "MAX_PARTITION_KEY_LENGTH",
+    "MAX_READ_BYTES",
     "MAX_RECORD_BYTES",
+    "MAX_RETENTION_SECONDS",
+    "MAX_SEQUENCE",
+    "MAX_TIMESTAMP",
     "TRIM_HORIZON",
     "AppendRecord",
     "Lease",
@@ -62,6 +66,21 @@ MAX_RECORD_BYTES = 1 << 20
 
 MAX_PARTITION_KEY_LENGTH = 256
 """Partition keys are 1 to 256 Unicode characters (the Kinesis limit)."""
+
+MAX_READ_BYTES = 10 * 1024 * 1024
+"""One read returns at most 10 MiB of record data (the Kinesis GetRecords limit); the rest
+comes with the next read. A read still returns one record when that one alone is larger."""
+
+MAX_SEQUENCE = (1 << 63) - 1
+"""Sequence numbers are signed 64-bit integers (the SQL backends keep them in BIGINT)."""
+
+MAX_TIMESTAMP = MAX_SEQUENCE // 100
+"""The latest kronos time an AT_TIMESTAMP position may name, 2262-04-11T23:47:16Z: the last
+instant 64-bit nanoseconds since the epoch hold (JetStream reads start times so). The earliest
+is 0, the Unix epoch: no record arrived before it."""
+
+MAX_RETENTION_SECONDS = 100 * 365 * 86_400
+"""A stream keeps records at most 100 years (longer retention is what None, forever, is for)."""
 
 
 class StreamNotFound(NotFound):
@@ -114,8 +133,13 @@ class Position:
         return cls(PositionKind.AT_TIMESTAMP, time)
 
     def __post_init__(self) -> None:
-        if self.value < 0:
-            raise ValidationError(f"a {self.kind} position cannot be negative", "position")
+        highest = MAX_TIMESTAMP if self.kind is PositionKind.AT_TIMESTAMP else MAX_SEQUENCE
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise ValidationError(f"a {self.kind} position must be an integer", "position")
+        if not 0 <= self.value <= highest:
+            raise ValidationError(
+                f"a {self.kind} position must be from 0 to {highest}, not {self.value}", "position"
+            )
 
 
 TRIM_HORIZON = Position(PositionKind.TRIM_HORIZON)
@@ -216,9 +240,15 @@ def format_sequence(sequence: int) -> str:
 
 
 def parse_sequence(text: str, field_name: str = "SequenceNumber") -> int:
-    """A decimal sequence-number string back to an int, refusing anything else."""
+    """A decimal sequence-number string back to an int, refusing anything else (sequence
+    numbers run from 0 to :data:`MAX_SEQUENCE`)."""
     if not isinstance(text, str) or not text.isdigit() or not text.isascii():
         raise ValidationError(f"{field_name} must be a decimal string, not {text!r}", field_name)
+    # Compared as text first: int() of a long digit string is slow (quadratic).
+    if len(text.lstrip("0")) > len(str(MAX_SEQUENCE)) or int(text) > MAX_SEQUENCE:
+        raise ValidationError(
+            f"{field_name} must be at most {MAX_SEQUENCE} (a signed 64-bit integer)", field_name
+        )
     return int(text)
 
 
@@ -240,10 +270,11 @@ def check_new_stream(
     if retention_seconds is not None and (
         isinstance(retention_seconds, bool)
         or not isinstance(retention_seconds, int)
-        or retention_seconds < 1
+        or not 1 <= retention_seconds <= MAX_RETENTION_SECONDS
     ):
         raise ValidationError(
-            f"retention_seconds must be a positive integer or None, not {retention_seconds!r}",
+            f"retention_seconds must be an integer from 1 to {MAX_RETENTION_SECONDS} "
+            f"(100 years) or None, not {retention_seconds!r}",
             "retention_seconds",
         )
 
@@ -368,8 +399,14 @@ class StreamLog(Protocol):
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
         """Up to ``limit`` records of one shard from ``position``, in sequence order.
+
+        The records' data adds up to at most ``max_bytes``: the read returns the longest run
+        from ``position`` that fits, and always the first record (so a record larger than
+        ``max_bytes`` is still read, alone). Backends apply the cap while reading, so a shard
+        of large records never costs more memory than about one read's worth.
 
         With ``wait_seconds > 0`` and nothing to return yet, wait up to that long for an append
         (long-poll). ``next_position`` is always ``AFTER_SEQUENCE_NUMBER`` of the last record

@@ -2,10 +2,11 @@
 
 :mod:`aion.core.streamlog` holds the contract; this module holds the rules the backends apply
 around their own I/O: the checks that run before a call touches storage (a shard number, a
-read limit, a stream re-created with another shard count), the error a missing stream raises,
-the compare-and-set decisions for checkpoints and leases, the text form of a lease in the
-key-value backends (Redis, NATS), how a read's result and a stream's description are put
-together from what a backend looked up, and the per-process cache of stream facts.
+read limit, a checkpoint, a stream re-created with another shard count), the error a missing
+stream raises, how much more a read may return (:class:`ReadBudget`), the compare-and-set
+decisions for checkpoints and leases, the text form of a lease in the key-value backends
+(Redis, NATS), how a read's result and a stream's description are put together from what a
+backend looked up, and the per-process cache of stream facts.
 
 It lives in the core layer because the SQL backends (``aion.storage``) and the memory, Redis
 and NATS backends (``aion.streams``) both use it and neither may import the other. Nothing
@@ -19,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 
 from aion.core.sharding import hash_key_ranges
 from aion.core.streamlog import (
+    MAX_SEQUENCE,
     Lease,
     Position,
     ReadResult,
@@ -34,8 +36,11 @@ from aion.core.time import TICKS_PER_SECOND
 from aion.errors import ValidationError
 
 __all__ = [
+    "ReadBudget",
     "ShardBounds",
     "StreamInfoCache",
+    "check_checkpoint",
+    "check_lease_version",
     "check_limit",
     "check_shard",
     "check_shard_count",
@@ -66,10 +71,89 @@ def check_shard(stream: str, shard: int, shards: int) -> None:
         raise ShardNotFound(f"stream {stream!r} has no shard {shard!r}")
 
 
-def check_limit(limit: int) -> None:
-    """Refuse a read limit below 1."""
-    if limit < 1:
-        raise ValidationError("limit must be at least 1", "limit")
+def check_limit(limit: int, max_bytes: int = 1) -> None:
+    """Refuse a read limit or a read's byte cap below 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit must be an integer of at least 1", "limit")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValidationError("max_bytes must be an integer of at least 1", "max_bytes")
+
+
+def _check_int(value: int | None, name: str, highest: int = MAX_SEQUENCE) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= highest:
+        raise ValidationError(f"{name} must be an integer from 0 to {highest}", name)
+
+
+def check_checkpoint(sequence: int, expected: int | None) -> None:
+    """Refuse a checkpoint (or the one it expects) outside the sequence numbers' range, before
+    it reaches a 64-bit column."""
+    _check_int(sequence, "sequence")
+    _check_int(expected, "expected")
+
+
+def check_lease_version(expected_version: int) -> None:
+    """Refuse an expected lease version that is negative, or so large that the version after
+    it would not fit in a 64-bit column."""
+    _check_int(expected_version, "expected_version", MAX_SEQUENCE - 1)
+
+
+class ReadBudget:
+    """How much more one read may return: ``limit`` records and ``max_bytes`` of their data.
+
+    Backends offer the records in order to :meth:`admit` and stop at the first refusal, or as
+    soon as :attr:`full` says nothing more can come. The first record is always admitted, so a
+    read makes progress even past a record larger than the whole budget.
+    """
+
+    __slots__ = ("bytes_left", "records_left", "taken")
+
+    def __init__(self, limit: int, max_bytes: int) -> None:
+        self.records_left = limit
+        self.bytes_left = max_bytes
+        self.taken = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether the read must stop: its limit reached, or its bytes spent."""
+        return self.records_left <= 0 or (self.taken > 0 and self.bytes_left <= 0)
+
+    def fits(self, size: int) -> bool:
+        """Whether a record with ``size`` bytes of data would be admitted next."""
+        return not self.full and (self.taken == 0 or size <= self.bytes_left)
+
+    def admit(self, size: int) -> bool:
+        """Count a record with ``size`` bytes of data in, if it fits; say whether it did."""
+        if not self.fits(size):
+            return False
+        self.records_left -= 1
+        self.bytes_left -= size
+        self.taken += 1
+        return True
+
+    def admit_many(self, sizes: Sequence[int]) -> int:
+        """Count records in, in order, while they fit; return how many went in (the rest,
+        from the first refused, stay out)."""
+        total = sum(sizes)
+        if (
+            sizes
+            and not self.full
+            and len(sizes) <= self.records_left
+            and (total < self.bytes_left or (total == self.bytes_left and sizes[-1] > 0))
+        ):
+            # All fit (the common case of small records), as one by one would find: no record
+            # comes after the bytes are spent (empty ones included).
+            self.records_left -= len(sizes)
+            self.bytes_left -= total
+            self.taken += len(sizes)
+            return len(sizes)
+        count = 0
+        for size in sizes:
+            if not self.admit(size):
+                break
+            count += 1
+        return count
 
 
 def check_shard_count(stream: str, existing: int, shards: int) -> None:

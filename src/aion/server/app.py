@@ -24,12 +24,15 @@ from aion.errors import AionError
 from aion.server import dashboard_api, ingest_api, kinesis_api, kronos_api, streams_api
 from aion.server.auth import install_auth
 from aion.server.config import AionConfig
+from aion.server.disconnects import ClientDisconnectMiddleware
 from aion.server.envelope import error_response, status_for
 from aion.server.health import install_health
 from aion.server.initialstate_api import initialstate_router
 from aion.server.logging_access import AccessLogMiddleware
 from aion.server.metrics import install_metrics
 from aion.server.middleware import BodyLimitMiddleware
+from aion.server.openapi import install_openapi
+from aion.server.openapi_events import HEALTHZ
 from aion.server.retention import RetentionTrimmer
 from aion.server.rollup_worker import RollupWorker
 from aion.server.samsara_api import samsara_router
@@ -89,7 +92,7 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
     app.include_router(kronos_api.router)
     _mount_optional_routers(app)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses=HEALTHZ)
     async def healthz() -> dict[str, Any]:
         """Liveness: the process answers."""
         return {"status": "ok"}
@@ -114,11 +117,14 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    # Inside the metrics and the access log, which then count a client gone mid-body as 499.
+    app.add_middleware(ClientDisconnectMiddleware)
     # Operations: API keys (innermost), /readyz, /metrics, the access log (outermost).
     install_auth(app, config)
     install_health(app)
     install_metrics(app, service)
     app.add_middleware(AccessLogMiddleware)
+    install_openapi(app)  # /openapi.json: every route, with what the layers above answer
     return app
 
 

@@ -1,9 +1,11 @@
 """API-key checks as a plain ASGI middleware, answering refusals in each API family's shape.
 
 The decisions (which scope and namespace a request needs, what a key allows) live in
-:mod:`aion.server.auth_rules`; this module does the I/O around them: it refreshes the
-:class:`KeyRing`, reads the Kronos body to find its ``namespace`` (and hands the same bytes on
-to the handler), and writes the 401 or 403. While no key exists, every request passes.
+:mod:`aion.server.auth_rules`; this module does the I/O around them: it parses each request
+once (refusing a repeated security-relevant header with 400), refreshes the :class:`KeyRing`,
+and writes the 401 or 403. Where only the body names the namespace (Kronos), the handler that
+decodes the body authorizes it with :func:`authorize_namespace`. While no key exists, every
+request passes the key check.
 
 Every request's namespace is put in the ASGI scope as ``aion.namespace`` (and the key's id as
 ``aion.key_id``), for the access log.
@@ -11,23 +13,28 @@ Every request's namespace is put in the ASGI scope as ``aion.namespace`` (and th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aion.errors import Forbidden, Unauthorized
 from aion.server.auth_rules import (
     Family,
+    Grant,
+    RepeatedField,
+    Requirement,
     authorize,
     credential_of,
     key_namespace,
     requirement_of,
+    single_valued,
 )
+from aion.server.auth_rules import Scope as AuthScope
 from aion.server.config import AionConfig
 from aion.server.keys import KeyStore
 from aion.server.keys_ring import KeyRing
@@ -36,57 +43,70 @@ __all__ = [
     "KEY_ID_SCOPE",
     "NAMESPACE_SCOPE",
     "REFUSAL_SCOPE",
+    "REQUEST_SCOPE",
     "AuthMiddleware",
+    "authorize_namespace",
     "install_auth",
+    "key_grant",
     "refusal_body",
+    "request_target",
     "scope_value",
 ]
 
 NAMESPACE_SCOPE = "aion.namespace"
 KEY_ID_SCOPE = "aion.key_id"
 REFUSAL_SCOPE = "aion.refused"
-"""Where a refusal (``unauthorized`` or ``forbidden``) is noted in the scope, for metrics."""
+"""Where a refusal (``bad_request``, ``unauthorized`` or ``forbidden``) is noted in the
+scope, for metrics."""
+REQUEST_SCOPE = "aion.request"
+"""Where the parsed :class:`Requirement` of a request is kept for its handler."""
+GRANT_SCOPE = "aion.grant"
+"""The key's :class:`Grant`, for handlers whose answer depends on it (a body's namespace,
+the dashboard's list of namespaces)."""
 _encode = msgspec.json.Encoder().encode
 
 
-class _NamespaceOnly(msgspec.Struct):
-    """Decodes only ``namespace`` from a Kronos body; msgspec skips the rest cheaply."""
+_REFUSALS = {400: "bad_request", 401: "unauthorized", 403: "forbidden"}
+_KINDS = {
+    Family.INITIALSTATE: {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN"},
+    Family.KINESIS: {
+        400: "InvalidArgumentException",
+        401: "UnrecognizedClientException",
+        403: "AccessDeniedException",
+    },
+}
+_NATIVE_KINDS = {400: "ValidationError", 401: "Unauthorized", 403: "Forbidden"}
 
-    namespace: str | None = None
 
-
-def refusal_body(family: Family, status: int, message: str) -> tuple[bytes, str]:
-    """The body and content type of a 401 or 403 in ``family``'s error shape."""
-    unauthorized = status == 401
+def refusal_body(
+    family: Family, status: int, message: str, field: str | None = None
+) -> tuple[bytes, str]:
+    """The body and content type of a 400, 401 or 403 in ``family``'s error shape."""
+    kind = _KINDS.get(family, _NATIVE_KINDS)[status]
     if family in (Family.KRONOS, Family.INGEST):
         return _encode({"@errors": [message], "@success": False}), "application/json"
     if family is Family.INITIALSTATE:
-        kind = "UNAUTHORIZED" if unauthorized else "FORBIDDEN"
         return _encode({"message": {"error": {"type": kind, "message": message}}}), (
             "application/json"
         )
     if family is Family.SAMSARA:
         return _encode({"status": "ERROR", "message": message}), "application/json"
     if family is Family.KINESIS:
-        kind = "UnrecognizedClientException" if unauthorized else "AccessDeniedException"
         return _encode({"__type": kind, "message": message}), "application/x-amz-json-1.1"
-    kind = "Unauthorized" if unauthorized else "Forbidden"
-    return _encode({"error": {"type": kind, "message": message, "field": None}}), (
+    return _encode({"error": {"type": kind, "message": message, "field": field}}), (
         "application/json"
     )
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-def _query(scope: Scope) -> dict[str, str]:
-    raw = scope.get("query_string", b"").decode("latin-1")
-    return dict(parse_qsl(raw, keep_blank_values=True))
-
-
 class AuthMiddleware:
-    """Require an API key with the right scope and namespace once any key exists."""
+    """Require an API key with the right scope and namespace once any key exists.
+
+    Every request (keys or not) is parsed once into a :class:`Requirement`, kept in the scope
+    as ``aion.request``: the key check decides on it, and the handlers act on the same values
+    (:func:`request_target`), so the check and the action cannot read different copies of a
+    header or parameter. A request repeating a security-relevant header or query parameter is
+    refused with 400.
+    """
 
     def __init__(self, app: ASGIApp, keyring: KeyRing, default_namespace: str) -> None:
         self.app = app
@@ -97,32 +117,38 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        query = _query(scope)
         method = scope.get("method", "GET")
+        try:
+            headers, query = single_valued(scope["headers"], scope.get("query_string", b""))
+        except RepeatedField as exc:
+            family = requirement_of(method, scope["path"], {}, {}, self.default_namespace).family
+            await _refuse(scope, send, family, 400, str(exc), exc.field)
+            return
         need = requirement_of(method, scope["path"], query, headers, self.default_namespace)
-        namespace = need.namespace
-        scope[NAMESPACE_SCOPE] = namespace
-        if need.scope is None:
+        scope[REQUEST_SCOPE] = need
+        scope[NAMESPACE_SCOPE] = need.namespace
+        needed = need.scope
+        if needed is None:
             await self.app(scope, receive, send)
             return
         await self.keyring.refresh()
         if not self.keyring.enabled:
             await self.app(scope, receive, send)
             return
-        # Only with keys in force is a body read twice (here for its namespace, then by the
-        # handler): the open server's hot path stays free of that cost.
-        if need.namespace_in_body and scope["type"] == "http":
-            body, receive = await _buffer_body(receive)
-            namespace = _body_namespace(body) or self.default_namespace
-            scope[NAMESPACE_SCOPE] = namespace
         try:
             grant = self.keyring.authenticate(credential_of(need.family, headers, query))
             scope[KEY_ID_SCOPE] = grant.key_id
-            if need.namespace_from_key and namespace is not None:
-                namespace = key_namespace(grant, namespace)
-                scope[NAMESPACE_SCOPE] = namespace
-            authorize(grant, need.scope, namespace)
+            scope[GRANT_SCOPE] = grant
+            if need.namespace_from_key and need.namespace is not None:
+                need = replace(need, namespace=key_namespace(grant, need.namespace))
+                scope[REQUEST_SCOPE] = need
+                scope[NAMESPACE_SCOPE] = need.namespace
+            if need.namespace_in_body:
+                # The handler decodes the body and authorizes its namespace with this grant
+                # (authorize_namespace): the body is read once, by the code that acts on it.
+                authorize(grant, needed, None)
+            else:
+                authorize(grant, needed, need.namespace)
         except Unauthorized as exc:
             await _refuse(scope, send, need.family, 401, str(exc))
             return
@@ -132,43 +158,40 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole request body, and a ``receive`` that hands the same body on first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            # The client went away; let the handler see the disconnect.
-            pending: list[Message] = [message]
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-            break
-    body = b"".join(chunks)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return body, replay
+def request_target(scope: Mapping[str, Any]) -> Requirement:
+    """The request as the key check parsed it: family, scope, namespace and (Kinesis)
+    operation. Handlers act on these values, never on a second reading of the request."""
+    need = scope.get(REQUEST_SCOPE)
+    if not isinstance(need, Requirement):
+        raise RuntimeError("the request did not pass through AuthMiddleware")
+    return need
 
 
-def _body_namespace(body: bytes) -> str | None:
-    try:
-        return msgspec.json.decode(body, type=_NamespaceOnly).namespace
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None  # the handler refuses the body with its own error
+def authorize_namespace(scope: MutableMapping[str, Any], namespace: str) -> None:
+    """For a namespace that only the body names (Kronos): raise ``Forbidden`` unless the
+    request's key holds it. Called by the handler with the namespace it will act on."""
+    scope[NAMESPACE_SCOPE] = namespace
+    need = request_target(scope)
+    grant = key_grant(scope)
+    if grant is not None and need.namespace_in_body:
+        authorize(grant, need.scope or AuthScope.READ, namespace)
 
 
-async def _refuse(scope: Scope, send: Send, family: Family, status: int, message: str) -> None:
-    scope[REFUSAL_SCOPE] = "unauthorized" if status == 401 else "forbidden"
+def key_grant(scope: Mapping[str, Any]) -> Grant | None:
+    """What the request's API key allows, or None while no key is in force."""
+    grant = scope.get(GRANT_SCOPE)
+    return grant if isinstance(grant, Grant) else None
+
+
+async def _refuse(
+    scope: Scope, send: Send, family: Family, status: int, message: str, field: str | None = None
+) -> None:
+    scope[REFUSAL_SCOPE] = _REFUSALS[status]
     if scope["type"] == "websocket":
         # Closing before accepting makes the server answer the handshake with 403.
         await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
         return
-    body, content_type = refusal_body(family, status, message)
+    body, content_type = refusal_body(family, status, message, field)
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),

@@ -22,17 +22,21 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import parse_qsl
 
-from aion.errors import Forbidden
+from aion.errors import Forbidden, ValidationError
 
 __all__ = [
     "ALL_NAMESPACES",
     "PUBLIC_PATHS",
+    "SINGLE_HEADERS",
+    "SINGLE_QUERY",
     "Family",
     "Grant",
+    "RepeatedField",
     "Requirement",
     "Scope",
     "authorize",
@@ -41,6 +45,7 @@ __all__ = [
     "is_loopback",
     "parse_scopes",
     "requirement_of",
+    "single_valued",
 ]
 
 ALL_NAMESPACES = "*"
@@ -50,6 +55,14 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 """The only paths answered without a key (probes must work without secrets)."""
 
 _KINESIS_PREFIX = "Kinesis_20131202."
+SINGLE_HEADERS = frozenset(
+    {"x-amz-target", "authorization", "x-is-accesskey", "x-is-bucketkey", "content-encoding",
+     "content-length"}
+)  # fmt: skip
+"""Headers that decide who a request is, what it does or how its body reads: a request that
+repeats one is refused, since two readers could each take a different copy."""
+SINGLE_QUERY = frozenset({"namespace", "accessKey", "bucketKey"})
+"""Query parameters with the same role, refused when repeated for the same reason."""
 _KINESIS_ADMIN = frozenset({"CreateStream", "DeleteStream"})
 _KINESIS_WRITE = frozenset({"PutRecord", "PutRecords"})
 _KRONOS_BODY_SCOPES = {
@@ -61,6 +74,7 @@ _KRONOS_BODY_SCOPES = {
 }
 # Timeseries reads that Grafana-style clients send as POST.
 _TIMESERIES_POST_READS = frozenset({"query", "search", "annotations", "tag-keys", "tag-values"})
+_DASHBOARD_SHELL = frozenset({"/ui", "/ui/", "/ui/api/namespaces"})
 _DOCS_PATHS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 _SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -90,17 +104,27 @@ class Family(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """What a request needs. ``scope`` None: public. ``namespace`` None: the request touches
-    no namespace. ``namespace_in_body``: the namespace is the JSON body's ``namespace``
-    member (Kronos), or ``namespace`` when the body has none. ``namespace_from_key``: the API
-    has no namespace of its own (Initial State, Samsara), so a key for one namespace writes
-    there, and ``namespace`` applies without keys or with an all-namespace key."""
+    """What a request needs, parsed once: the key check decides on these values and the
+    handlers act on the same ones (they never read the headers or query again).
+
+    ``scope`` None: public. ``namespace`` None: the request touches no namespace.
+    ``namespace_in_body``: the namespace is the JSON body's ``namespace`` member (Kronos), or
+    ``namespace`` when the body has none; the handler, which decodes the body, authorizes it.
+    ``namespace_from_key``: the API has no namespace of its own (Initial State, Samsara), so a
+    key for one namespace writes there, and ``namespace`` applies without keys or with an
+    all-namespace key. ``operation``: the Kinesis operation named by ``X-Amz-Target``
+    (without its ``Kinesis_20131202.`` prefix), or None when it names none."""
 
     family: Family
     scope: Scope | None
     namespace: str | None
     namespace_in_body: bool = False
     namespace_from_key: bool = False
+    operation: str | None = None
+
+
+class RepeatedField(ValidationError):
+    """A security-relevant header or query parameter was sent more than once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +158,28 @@ def _query_namespace(query: Mapping[str, str], default: str) -> str:
     return query.get("namespace") or default
 
 
+def single_valued(
+    raw_headers: Iterable[tuple[bytes, bytes]], query_string: bytes
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers (lower-case names) and query parameters of a request, each name once.
+
+    Raises ``RepeatedField`` naming the first of :data:`SINGLE_HEADERS` or
+    :data:`SINGLE_QUERY` that appears twice; other repeated names keep their last value.
+    """
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        name = raw_name.decode("latin-1").lower()
+        if name in headers and name in SINGLE_HEADERS:
+            raise RepeatedField(f"the {name} header may be sent only once", name)
+        headers[name] = raw_value.decode("latin-1")
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in query and name in SINGLE_QUERY:
+            raise RepeatedField(f"the query parameter {name} may be given only once", name)
+        query[name] = value
+    return headers, query
+
+
 def requirement_of(
     method: str,
     path: str,
@@ -165,11 +211,19 @@ def requirement_of(
         scope = _streams_scope(method, path.removeprefix("/v1/streams").strip("/").split("/"))
         return Requirement(Family.STREAMS, scope, _query_namespace(query, default_namespace))
     if path == "/" and method == "POST":
-        return Requirement(Family.KINESIS, _kinesis_scope(headers), default_namespace)
+        target = headers.get("x-amz-target", "")
+        operation = target[len(_KINESIS_PREFIX) :] if target.startswith(_KINESIS_PREFIX) else None
+        return Requirement(
+            Family.KINESIS, _kinesis_scope(operation), default_namespace, operation=operation
+        )
     if path == "/v1/timeseries" or path.startswith("/v1/timeseries/"):
         scope = _timeseries_scope(method, path)
         return Requirement(Family.TIMESERIES, scope, _query_namespace(query, default_namespace))
-    if path == "/ui" or path.startswith("/ui/"):
+    if path in _DASHBOARD_SHELL or path.startswith("/ui/static/"):
+        # The page itself and the list of namespaces to offer touch no namespace: any read
+        # key may load them (the list shows only the key's own namespace).
+        return Requirement(Family.DASHBOARD, Scope.READ, None)
+    if path.startswith("/ui/"):
         namespace = _query_namespace(query, default_namespace)
         return Requirement(Family.DASHBOARD, Scope.READ, namespace)
     if path == "/metrics":
@@ -195,8 +249,7 @@ def _streams_scope(method: str, parts: list[str]) -> Scope:
     return Scope.READ
 
 
-def _kinesis_scope(headers: Mapping[str, str]) -> Scope:
-    operation = headers.get("x-amz-target", "").removeprefix(_KINESIS_PREFIX)
+def _kinesis_scope(operation: str | None) -> Scope:
     if operation in _KINESIS_ADMIN:
         return Scope.ADMIN
     if operation in _KINESIS_WRITE:

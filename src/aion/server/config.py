@@ -8,6 +8,9 @@ Example ``aion.toml``::
     max_body_bytes = 16777216
     flush_size = 131072
     cors_origins = ["*"]
+    max_header_bytes = 65536   # a request's line and headers; more is answered 431
+    max_headers = 100          # header fields per request; more is answered 431
+    request_timeout_seconds = 30.0  # for a request's head, and the longest pause in its body
     streams = "sqlite"         # the sharded streams' store: a backend name or a URL
                                # (default: the read backend of the default route)
 
@@ -26,13 +29,15 @@ Example ``aion.toml``::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from aion.errors import ConfigurationError
+from aion.core.events import validate_namespace
+from aion.errors import ConfigurationError, NamespaceNotAllowed
 
 __all__ = ["DEFAULT_PORT", "AionConfig", "Route", "ServingMode"]
 
@@ -70,6 +75,9 @@ class AionConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     flush_size: int = 131_072
     cors_origins: tuple[str, ...] = ("*",)
+    max_header_bytes: int = 65_536
+    max_headers: int = 100
+    request_timeout_seconds: float = 30.0
     node_id: str = "aion"
     streams: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +98,12 @@ class AionConfig:
             raise ConfigurationError("max_body_bytes must be at least 1024")
         if self.flush_size < 1:
             raise ConfigurationError("flush_size must be positive")
+        if self.max_header_bytes < 1024:
+            raise ConfigurationError("max_header_bytes must be at least 1024")
+        if self.max_headers < 1:
+            raise ConfigurationError("max_headers must be positive")
+        if not 0 < self.request_timeout_seconds < math.inf:
+            raise ConfigurationError("request_timeout_seconds must be a positive number")
         if (
             self.streams is not None
             and "://" not in self.streams
@@ -99,6 +113,16 @@ class AionConfig:
                 f"streams names backend {self.streams!r}, which is not among [backends]: "
                 f"{sorted(self.backends)}"
             )
+
+    def served_namespace(self, namespace: object | None) -> str:
+        """The namespace a request names (None: the default), checked against the naming
+        rule and the allow-list. A refusal never shows the allow-list: it names the other
+        tenants."""
+        name = self.default_namespace if namespace is None else namespace
+        name = validate_namespace(name)
+        if self.namespaces and name not in self.namespaces:
+            raise NamespaceNotAllowed(f"namespace {name!r} is not served here", "namespace")
+        return name
 
     @property
     def streams_backend(self) -> str | None:
@@ -138,6 +162,7 @@ class AionConfig:
         known = {
             "backends", "routes", "data_dir", "default_namespace", "namespaces", "serving_mode",
             "max_body_bytes", "flush_size", "cors_origins", "node_id", "streams",
+            "max_header_bytes", "max_headers", "request_timeout_seconds",
         }  # fmt: skip
         base = cls.for_data_dir(data_dir or raw.get("data_dir", "aion-data"))
         try:
@@ -171,6 +196,11 @@ class AionConfig:
                 max_body_bytes=int(raw.get("max_body_bytes", base.max_body_bytes)),
                 flush_size=int(raw.get("flush_size", base.flush_size)),
                 cors_origins=tuple(raw.get("cors_origins", base.cors_origins)),
+                max_header_bytes=_integer(raw, "max_header_bytes", base.max_header_bytes),
+                max_headers=_integer(raw, "max_headers", base.max_headers),
+                request_timeout_seconds=_seconds(
+                    raw, "request_timeout_seconds", base.request_timeout_seconds
+                ),
                 node_id=str(raw.get("node_id", base.node_id)),
                 streams=str(raw["streams"]) if raw.get("streams") else None,
                 extra={k: v for k, v in raw.items() if k not in known},
@@ -179,3 +209,20 @@ class AionConfig:
             raise ConfigurationError(f"{source}: missing key {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"{source}: {exc}") from exc
+
+
+def _integer(raw: dict[str, Any], key: str, default: int) -> int:
+    """``raw[key]`` as an int; a ValueError naming the key (``from_mapping`` adds the
+    source)."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, not {value!r}")
+    return value
+
+
+def _seconds(raw: dict[str, Any], key: str, default: float) -> float:
+    """``raw[key]`` as a float number of seconds; a ValueError naming the key."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number of seconds, not {value!r}")
+    return float(value)

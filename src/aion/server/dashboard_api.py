@@ -27,9 +27,14 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from aion.core.events import validate_stream_name
 from aion.core.time import TICKS_PER_MILLISECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
+from aion.server.auth import key_grant, request_target
+from aion.server.auth_rules import ALL_NAMESPACES
 from aion.server.dashboard_reads import key_history, newest_events, stream_rates
 from aion.server.dashboard_rollup import INTERVALS, TRANSFORMS, rollup
 from aion.server.dashboard_shapes import (
+    PAGE_RESPONSES,
+    REDIRECT_RESPONSES,
+    STATIC_OPENAPI,
     BucketOut,
     ErrorDetail,
     ErrorOut,
@@ -45,6 +50,7 @@ from aion.server.dashboard_shapes import (
 from aion.server.dashboard_stats import TICKS_PER_MINUTE, downsample, summarise_bucket
 from aion.server.dashboard_tail import TailSettings, tail_stream
 from aion.server.envelope import status_for
+from aion.server.openapi_shapes import AION_ERROR, error_response
 from aion.server.service import EventService
 
 __all__ = ["STATIC_ROOT", "router"]
@@ -67,6 +73,17 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 MAX_STREAMS = 500
+_TAIL_MESSAGE = {
+    "type": "object",
+    "description": "One server-sent event: `event` (an event's JSON in `data`, its `@id` as "
+    "`id`) or `ready` (the backlog is sent); the first message only sets `retry`.",
+    "properties": {
+        "event": {"type": "string", "enum": ["event", "ready"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 Namespace = Annotated[str | None, Query(description="default: the server's default namespace")]
 Stream = Annotated[str, Query(description="a stream name")]
 
@@ -118,24 +135,31 @@ def router(
     """The dashboard routes. The caps bound what one request reads from the store."""
     api = APIRouter(tags=["dashboard"])
 
-    @api.get("/ui", include_in_schema=False)
+    @api.get("/ui", status_code=308, response_class=Response, responses=REDIRECT_RESPONSES)
     async def ui_root() -> Response:
         # The page uses relative URLs, so it must be served from the directory form.
         return RedirectResponse("ui/", status_code=308)
 
-    @api.get("/ui/", include_in_schema=False)
+    @api.get("/ui/", response_class=Response, responses=PAGE_RESPONSES)
     async def ui_page() -> Response:
         return _static_file("index.html")
 
-    @api.get("/ui/static/{path:path}", include_in_schema=False)
+    @api.get("/ui/static/{path:path}", response_class=Response, openapi_extra=STATIC_OPENAPI)
     async def ui_static(path: str) -> Response:
         return _static_file(path)
 
     @api.get("/ui/api/namespaces", responses=openapi_responses(NamespacesOut))
     async def namespaces(request: Request) -> Response:
-        """The namespaces the page offers: the configured allow-list, else the default one
-        (the store cannot list namespaces; ``open`` says any other name may be typed in)."""
+        """The namespaces the page offers: the key's own namespace for a key of one namespace;
+        otherwise the configured allow-list, else the default one (the store cannot list
+        namespaces; ``open`` says any other name may be typed in)."""
         config = _service(request).config
+        grant = key_grant(request.scope)
+        if grant is not None and grant.namespace != ALL_NAMESPACES:
+            # A key for one namespace sees that one only: never the names of other tenants.
+            return encode(
+                NamespacesOut(default=grant.namespace, namespaces=[grant.namespace], open=False)
+            )
         names = sorted({config.default_namespace, *config.namespaces})
         return encode(
             NamespacesOut(
@@ -155,7 +179,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(namespace)
+            ns = service.namespace(request_target(request.scope).namespace)
             now = kronos_time_now()
             rates, truncated = await stream_rates(service, ns, now, window, rate_cap, MAX_STREAMS)
             return encode(
@@ -174,7 +198,11 @@ def router(
     @api.get(
         "/ui/api/tail",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/event-stream": {"schema": _TAIL_MESSAGE}}},
+            400: error_response("A bad parameter", AION_ERROR),
+            503: error_response("A backend is unavailable", AION_ERROR),
+        },
     )
     async def tail_events(
         request: Request,
@@ -189,7 +217,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(namespace)
+            ns = service.namespace(request_target(request.scope).namespace)
             validate_stream_name(stream)
             resume = request.headers.get("last-event-id") or after
             _check_event_id(resume)
@@ -213,7 +241,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(namespace)
+            ns = service.namespace(request_target(request.scope).namespace)
             validate_stream_name(stream)
             events = await newest_events(service, ns, stream, bucket_scan)
             keys, skipped = summarise_bucket(events, points)
@@ -243,7 +271,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(namespace)
+            ns = service.namespace(request_target(request.scope).namespace)
             validate_stream_name(stream)
             end = kronos_time_now()
             start = end - minutes * TICKS_PER_MINUTE
@@ -282,7 +310,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(namespace)
+            ns = service.namespace(request_target(request.scope).namespace)
             validate_stream_name(stream)
             result = await rollup(service, ns, stream, field, key, interval, transform, history_cap)
             return encode(

@@ -16,6 +16,9 @@ from aion.core.time import TICKS_PER_MILLISECOND
 from aion.server.dashboard_stats import KeySummary, StreamRate
 
 __all__ = [
+    "PAGE_RESPONSES",
+    "REDIRECT_RESPONSES",
+    "STATIC_OPENAPI",
     "BucketOut",
     "ErrorOut",
     "HistoryOut",
@@ -176,10 +179,42 @@ def openapi_responses(shape: type[msgspec.Struct]) -> dict[int | str, dict[str, 
             return [inline(v) for v in node]
         return node
 
+    error = {"application/json": {"schema": inline(components["ErrorOut"])}}
     return {
         200: {"content": {"application/json": {"schema": inline(components[shape.__name__])}}},
-        400: {
-            "description": "A bad parameter",
-            "content": {"application/json": {"schema": inline(components["ErrorOut"])}},
-        },
+        400: {"description": "A bad parameter", "content": error},
+        503: {"description": "A backend is unavailable", "content": error},
     }
+
+
+_SEGMENT = r"(?:[^/.][^/]*|\.[^/.][^/]*|\.\.[^/]+)"
+_FILE_TYPES = ["text/html", "text/css", "text/javascript", "image/svg+xml", "image/png"]
+
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The dashboard page.", "content": {"text/html": {"schema": {}}}},
+}
+REDIRECT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    308: {
+        "description": "To `ui/`: the page uses relative URLs.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+}
+STATIC_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "path",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": f"^{_SEGMENT}(?:/{_SEGMENT})*$"},
+            "description": "A file of the page, below `static/ui` in the package.",
+        }
+    ],
+    "responses": {
+        "200": {
+            "description": "The file (HTML, CSS, JavaScript, SVG or PNG).",
+            "content": {media_type: {"schema": {}} for media_type in _FILE_TYPES},
+        },
+        "404": {"description": "No such file of the page (plain `not found`)."},
+    },
+}
+"""``openapi_extra`` of ``/ui/static/{path}``."""

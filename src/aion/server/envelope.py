@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-from aion.errors import AionError, BackendUnavailable
+from aion.errors import AionError, BackendUnavailable, Forbidden, Unauthorized
 
 __all__ = ["JSON", "error_response", "json_response", "status_for", "took"]
 
@@ -38,5 +38,12 @@ def error_response(
 
 
 def status_for(exc: AionError) -> int:
-    """The HTTP status of an Aion error: 503 when a backend is down, else 400 (bad input)."""
-    return 503 if isinstance(exc, BackendUnavailable) else 400
+    """The HTTP status of an Aion error: 503 when a backend is down, 401 and 403 for a
+    refused key, else 400 (bad input)."""
+    if isinstance(exc, BackendUnavailable):
+        return 503
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    return 400

@@ -10,31 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aion.core.jsonbody import InvalidJson, decode_json
 from aion.errors import AionError, ValidationError
+from aion.server.auth import request_target
 from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
 from aion.server.envelope import error_response, json_response, status_for
+from aion.server.openapi_events import ingest_operation
 from aion.server.service import EventService
 from aion.server.sink import BodyTooLarge, read_body
 
 __all__ = ["router"]
-
-_BODY_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "array",
-                    "items": {"type": "object", "description": "an event; @time optional"},
-                }
-            }
-        },
-    }
-}
 
 
 def router(dedupe_capacity: int = 100_000) -> APIRouter:
@@ -52,12 +40,13 @@ def router(dedupe_capacity: int = 100_000) -> APIRouter:
         try:
             raw = await read_body(request, service.config.max_body_bytes)
             try:
-                events: Any = msgspec.json.decode(raw)
-            except msgspec.DecodeError as exc:
+                events: Any = decode_json(raw, envelope=1)  # the batch's array wraps events
+            except InvalidJson as exc:
                 raise ValidationError("Request body must be valid JSON.", "body") from exc
             if not isinstance(events, list):
                 raise ValidationError("the body must be a JSON array of events", "body")
-            ns = service.namespace(namespace)
+            # The namespace the key check decided on (the path's, parsed once).
+            ns = service.namespace(request_target(request.scope).namespace)
 
             batch_id = request.headers.get(BATCH_ID_HEADER)
             fresh = True  # False when a store had the batch id (another process stored it)
@@ -82,6 +71,10 @@ def router(dedupe_capacity: int = 100_000) -> APIRouter:
     ]
     for path, handler in routes:
         api.add_api_route(
-            path, handler, methods=["POST"], response_class=Response, openapi_extra=_BODY_SCHEMA
+            path,
+            handler,
+            methods=["POST"],
+            response_class=Response,
+            openapi_extra=ingest_operation(path),
         )
     return api

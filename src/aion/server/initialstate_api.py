@@ -12,7 +12,11 @@ a slash, ...) is mapped deterministically to ``<key with each such character rep
 they are.
 
 Limits: key at most 250 characters (the client README's figure; the API doc says 100, and
-accepting more breaks no client), value at most 2000 characters, body at most 1 MB (413).
+accepting more breaks no client), value at most 2000 characters, body at most 1 MB (413),
+``Accept-Version`` at most 256 characters (400), and the JSON nesting limit of
+``aion.core.jsonbody``. The buckets the router has seen are remembered, for the 201/204 answer
+of ``/api/buckets``, in an LRU of ``MAX_KNOWN_BUCKETS``: one it has forgotten is created again
+(201), as after a restart.
 Errors use Initial State's JSON shape ``{"message": {"error": {"type", "message"}}}``.
 """
 
@@ -21,23 +25,28 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections import OrderedDict
 from typing import Annotated, Any
 
-import msgspec
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from aion.core.events import validate_stream_name
+from aion.core.ids import MAX_KRONOS_TIME, MIN_KRONOS_TIME
+from aion.core.jsonbody import decode_json
 from aion.core.time import epoch_time_to_kronos_time, iso_to_kronos_time, kronos_time_now
 from aion.errors import BackendUnavailable, InvalidStreamName, ValidationError
 from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
+from aion.server.openapi_events import INITIALSTATE_BUCKETS, INITIALSTATE_EVENTS
 from aion.server.sink import BodyTooLarge, EventSink, get_sink, namespace_for, read_body
 
 __all__ = [
     "API_VERSION",
+    "MAX_ACCEPT_VERSION_LENGTH",
     "MAX_BODY_BYTES",
     "MAX_BUCKET_KEY_LENGTH",
     "MAX_KEY_LENGTH",
+    "MAX_KNOWN_BUCKETS",
     "MAX_VALUE_LENGTH",
     "bucket_stream_name",
     "initialstate_router",
@@ -49,10 +58,12 @@ MAX_BUCKET_KEY_LENGTH = 250
 MAX_BUCKET_NAME_LENGTH = 250
 MAX_KEY_LENGTH = 250
 MAX_VALUE_LENGTH = 2000
+MAX_ACCEPT_VERSION_LENGTH = 256
+MAX_KNOWN_BUCKETS = 10_000
+"""How many (namespace, bucket) pairs a router remembers having created."""
 _FORBIDDEN_IN_BUCKET_KEY = re.compile(r"[:\"']")
 _NOT_STREAM_CHARS = re.compile(r"[^\w\-.]")
 _COMPARATOR = re.compile(r"^\s*(<=|>=|<|>|=|~|\^)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*$")
-_decode = msgspec.json.Decoder().decode
 
 
 def bucket_stream_name(bucket_key: str) -> str:
@@ -73,7 +84,10 @@ def bucket_stream_name(bucket_key: str) -> str:
 
 
 def _version_accepted(header: str | None) -> bool:
-    """Whether an ``Accept-Version`` range (``<=0.0.4``, ``~0``, ``0.0.4``...) admits ours."""
+    """Whether an ``Accept-Version`` range (``<=0.0.4``, ``~0``, ``0.0.4``...) admits ours.
+
+    The caller refuses a header over ``MAX_ACCEPT_VERSION_LENGTH`` first, so no number here
+    has more digits than ``int`` reads quickly."""
     if header is None or header.strip() in ("", "*", "latest"):
         return True
     for alternative in header.split("||"):
@@ -108,18 +122,31 @@ def _event_time(event: dict[str, Any], index: int) -> int:
         if isinstance(epoch, bool) or not isinstance(epoch, int | float | str):
             raise ValidationError(f"events[{index}].epoch must be a number of seconds", "epoch")
         try:
-            return epoch_time_to_kronos_time(float(epoch) if isinstance(epoch, str) else epoch)
+            t = epoch_time_to_kronos_time(float(epoch) if isinstance(epoch, str) else epoch)
         except (ValueError, ValidationError) as exc:
             raise ValidationError(f"events[{index}].epoch: {exc}", "epoch") from exc
+        return _in_range(t, index, "epoch")
     iso = event.get("iso8601")
     if iso is not None:
         if not isinstance(iso, str):
             raise ValidationError(f"events[{index}].iso8601 must be a string", "iso8601")
         try:
-            return iso_to_kronos_time(iso)
+            t = iso_to_kronos_time(iso)
         except ValidationError as exc:
             raise ValidationError(f"events[{index}].iso8601: {exc}", "iso8601") from exc
+        return _in_range(t, index, "iso8601")
     return kronos_time_now()
+
+
+def _in_range(t: int, index: int, field: str) -> int:
+    """``t`` when an event id can hold it; else refused naming the field it came from."""
+    if not MIN_KRONOS_TIME <= t <= MAX_KRONOS_TIME:
+        raise ValidationError(
+            f"events[{index}].{field} is out of range: times run from 1582-10-15 to about "
+            "the year 5236",
+            field,
+        )
+    return t
 
 
 def to_stored_events(body: object) -> list[dict[str, Any]]:
@@ -158,26 +185,58 @@ def _bucket_key(request: Request) -> str | None:
 SinkDep = Annotated[EventSink, Depends(get_sink)]
 
 
+class _BucketMemory:
+    """The (namespace, stream) pairs of the buckets seen lately, the least recent forgotten
+    past ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def add(self, scope: tuple[str, str]) -> bool:
+        """Remember ``scope``; True when it was not remembered already."""
+        if scope in self._seen:
+            self._seen.move_to_end(scope)
+            return False
+        self._seen[scope] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
 def initialstate_router(
     namespace: str | None = None,
     access_keys: frozenset[str] | None = None,
     dedupe_capacity: int = 100_000,
+    bucket_memory: int = MAX_KNOWN_BUCKETS,
 ) -> APIRouter:
-    """The Initial State routes. ``access_keys`` None accepts any non-empty access key."""
+    """The Initial State routes. ``access_keys`` None accepts any non-empty access key;
+    ``bucket_memory`` bounds the buckets remembered for ``/api/buckets``'s 201/204."""
     router = APIRouter(tags=["initialstate"])
     dedupe = BatchDeduplicator(dedupe_capacity)
-    known_buckets: dict[tuple[str, str], str] = {}
+    known_buckets = _BucketMemory(bucket_memory)
 
     def check_request(request: Request) -> JSONResponse | None:
         access_key = _access_key(request)
         if not access_key or (access_keys is not None and access_key not in access_keys):
             return _error(401, "UNAUTHORIZED", "a valid X-IS-AccessKey is required")
-        if not _version_accepted(request.headers.get("accept-version")):
+        accept_version = request.headers.get("accept-version")
+        if accept_version is not None and len(accept_version) > MAX_ACCEPT_VERSION_LENGTH:
+            return _error(
+                400,
+                "VERSION",
+                f"Accept-Version is over {MAX_ACCEPT_VERSION_LENGTH} characters",
+                "Accept-Version",
+            )
+        if not _version_accepted(accept_version):
             version = ".".join(map(str, API_VERSION))
             return _error(400, "VERSION", f"Accept-Version does not admit {version}")
         return None
 
-    @router.post("/api/buckets", status_code=201)
+    @router.post("/api/buckets", status_code=201, openapi_extra=INITIALSTATE_BUCKETS)
     async def create_bucket(request: Request, sink: SinkDep) -> Response:
         """Create a bucket (201), or confirm that it exists (204)."""
         refused = check_request(request)
@@ -185,7 +244,7 @@ def initialstate_router(
             return refused
         try:
             raw = await read_body(request, MAX_BODY_BYTES)
-            body = _decode(raw) if raw.strip() else {}
+            body = decode_json(raw) if raw.strip() else {}
             if not isinstance(body, dict):
                 raise ValidationError("the body must be a JSON object", "body")
             bucket_key = body.get("bucketKey") or _bucket_key(request) or str(uuid.uuid4())
@@ -199,20 +258,17 @@ def initialstate_router(
             stream = bucket_stream_name(bucket_key)
         except BodyTooLarge as exc:
             return _error(413, "TOO_LARGE", str(exc), exc.field)
-        except msgspec.DecodeError as exc:
-            return _error(400, "VALIDATION", f"the body is not JSON: {exc}", "body")
         except ValidationError as exc:
             return _error(400, "VALIDATION", str(exc), exc.field)
         scope = (namespace_for(request, namespace), stream)
-        if scope in known_buckets:
+        if not known_buckets.add(scope):
             return Response(status_code=204)
-        known_buckets[scope] = bucket_name
         return JSONResponse(
             {"bucketKey": bucket_key, "bucketName": bucket_name, "stream": stream},
             status_code=201,
         )
 
-    @router.post("/api/events", status_code=204)
+    @router.post("/api/events", status_code=204, openapi_extra=INITIALSTATE_EVENTS)
     async def send_events(request: Request, sink: SinkDep) -> Response:
         """Store events in the bucket named by ``X-IS-BucketKey``."""
         refused = check_request(request)
@@ -224,11 +280,9 @@ def initialstate_router(
         try:
             stream = bucket_stream_name(bucket_key)
             raw = await read_body(request, MAX_BODY_BYTES)
-            events = to_stored_events(_decode(raw))
+            events = to_stored_events(decode_json(raw, envelope=1))  # an array of events
         except BodyTooLarge as exc:
             return _error(413, "TOO_LARGE", str(exc), exc.field)
-        except msgspec.DecodeError as exc:
-            return _error(400, "VALIDATION", f"the body is not JSON: {exc}", "body")
         except ValidationError as exc:
             return _error(400, "VALIDATION", str(exc), exc.field)
         ns = namespace_for(request, namespace)
@@ -243,7 +297,7 @@ def initialstate_router(
             return _error(503, "UNAVAILABLE", str(exc))
         except ValidationError as exc:
             return _error(400, "VALIDATION", str(exc), exc.field)
-        known_buckets.setdefault((ns, stream), bucket_key)
+        known_buckets.add((ns, stream))
         return Response(status_code=204)
 
     return router

@@ -10,6 +10,7 @@ pass); the region in the credential scope only shows up in ARNs.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,16 +19,20 @@ from typing import Any
 
 import msgspec
 from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from aion.core.jsonbody import decode_json
 from aion.core.streamlog import (
+    MAX_SEQUENCE,
     AppendRecord,
     Position,
     PositionKind,
     StreamLog,
     StreamNotFound,
 )
-from aion.errors import AionError, BackendUnavailable
+from aion.errors import AionError, BackendUnavailable, ValidationError
+from aion.server.auth import request_target
 from aion.server.kinesis_shapes import (
     CONTENT_TYPE,
     MAX_PUT_RECORDS,
@@ -54,6 +59,7 @@ from aion.server.kinesis_shapes import (
     stream_name_of,
     summary_shape,
 )
+from aion.server.openapi_shapes import KINESIS_ERROR, error_response
 from aion.server.stream_iterators import (
     KINESIS_ITERATOR_TTL_MS,
     IteratorCodec,
@@ -72,6 +78,7 @@ DEFAULT_SHARD_COUNT = 4
 """CreateStream without ShardCount (on-demand mode) starts with 4 shards, as Kinesis does."""
 
 _SEQUENCE_PATTERN = "^(0|[1-9]\\d{0,128})$"
+_SEQUENCE = re.compile(r"^(0|[1-9][0-9]{0,128})\Z")  # the pattern, ASCII digits only
 
 
 @dataclass(slots=True)
@@ -239,14 +246,21 @@ def _sequence(body: dict[str, Any]) -> int:
     raw = body.get("StartingSequenceNumber")
     if raw is None:
         raise invalid("StartingSequenceNumber is required for this ShardIteratorType")
-    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit():
+    if not isinstance(raw, str) or _SEQUENCE.match(raw) is None:
+        shown = raw[:64] + "..." if isinstance(raw, str) and len(raw) > 64 else raw
         raise KinesisError(
             "ValidationException",
-            f"1 validation error detected: Value '{raw}' at 'startingSequenceNumber' failed "
+            f"1 validation error detected: Value '{shown}' at 'startingSequenceNumber' failed "
             f"to satisfy constraint: Member must satisfy regular expression pattern: "
             f"{_SEQUENCE_PATTERN}",
         )
-    return int(raw)
+    sequence = int(raw)
+    if sequence > MAX_SEQUENCE:
+        raise invalid(
+            f"StartingSequenceNumber {raw} is out of range: Aion's sequence numbers run "
+            f"from 0 to {MAX_SEQUENCE}"
+        )
+    return sequence
 
 
 def _position(body: dict[str, Any]) -> Position:
@@ -327,20 +341,23 @@ def _answer(body: bytes, status: int = 200) -> Response:
 
 
 async def _dispatch(request: Request) -> dict[str, Any]:
-    target = request.headers.get("x-amz-target", "")
-    handler = OPERATIONS.get(target.removeprefix(TARGET_PREFIX)) if target else None
-    if handler is None or not target.startswith(TARGET_PREFIX):
-        raise KinesisError("UnknownOperationException", f"Operation {target!r} is not supported")
+    # The operation and namespace the key check decided on: never a second reading of the
+    # headers, which could take another copy of a repeated X-Amz-Target.
+    target = request_target(request.scope)
+    handler = OPERATIONS.get(target.operation) if target.operation is not None else None
+    if handler is None or target.namespace is None:
+        named = request.headers.get("x-amz-target", "")[:200]
+        raise KinesisError("UnknownOperationException", f"Operation {named!r} is not supported")
     try:
-        body = msgspec.json.decode(await request.body() or b"{}")
-    except msgspec.DecodeError as exc:
-        raise KinesisError("SerializationException", "the request body is not JSON") from exc
+        body = decode_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        raise KinesisError("SerializationException", str(exc)) from exc
     if not isinstance(body, dict):
         raise KinesisError("SerializationException", "the request body must be a JSON object")
     state = request.app.state
     call = _Call(
         state.stream_log,
-        state.config.default_namespace,
+        target.namespace,
         region_of(request.headers.get("authorization")),
         codec_for(state),
         time.time_ns() // 1_000_000,
@@ -357,6 +374,8 @@ async def kinesis(request: Request) -> Response:
         out = await _dispatch(request)
     except KinesisError as exc:
         return _answer(exc.body(), exc.status)
+    except ClientDisconnect:
+        raise  # the client went away: logged as one line, not as a failure
     except Exception:
         log.exception("Kinesis request failed")
         failure = KinesisError("InternalFailureException", "internal error", 500)
@@ -365,18 +384,22 @@ async def kinesis(request: Request) -> Response:
 
 
 _OPENAPI: dict[str, Any] = {
+    "description": "The dispatcher: every Kinesis call is this request, and `X-Amz-Target` "
+    "names the operation. Each operation's own input and output are documented under "
+    "its pseudo-path `/#X-Amz-Target=Kinesis_20131202.<Operation>`.",
     "parameters": [
         {
             "name": "X-Amz-Target",
             "in": "header",
             "required": True,
             "schema": {"type": "string", "enum": [TARGET_PREFIX + op for op in OPERATIONS]},
-            "description": "The Kinesis operation.",
+            "description": "The Kinesis operation; a missing or unknown one is answered with "
+            "400 UnknownOperationException.",
         }
     ],
     "requestBody": {
-        "required": True,
-        "description": "The operation's input shape, as in botocore's Kinesis service model.",
+        "required": False,
+        "description": "The operation's input shape (an empty body reads as `{}`).",
         "content": {CONTENT_TYPE: {"schema": {"type": "object"}}},
     },
     "responses": {
@@ -384,11 +407,15 @@ _OPENAPI: dict[str, Any] = {
             "description": "The operation's output shape.",
             "content": {CONTENT_TYPE: {"schema": {"type": "object"}}},
         },
-        "400": {
-            "description": 'A Kinesis error: {"__type": "ResourceNotFoundException", '
-            '"message": "..."}.',
-            "content": {CONTENT_TYPE: {"schema": {"type": "object"}}},
-        },
+        "400": error_response(
+            "A Kinesis client error: UnknownOperationException, SerializationException, "
+            "ValidationException, ResourceNotFoundException, ...",
+            KINESIS_ERROR,
+            media_type=CONTENT_TYPE,
+        ),
+        "500": error_response(
+            "InternalFailureException: a backend is down.", KINESIS_ERROR, media_type=CONTENT_TYPE
+        ),
     },
 }
 

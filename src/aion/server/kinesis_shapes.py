@@ -19,6 +19,7 @@ from aion.core.sharding import HASH_KEY_SPACE
 from aion.core.streamlog import (
     MAX_PARTITION_KEY_LENGTH,
     MAX_RECORD_BYTES,
+    MAX_TIMESTAMP,
     SequencePastEnd,
     SequenceTrimmed,
     ShardDescription,
@@ -73,10 +74,12 @@ MAX_PUT_RECORDS = 500
 MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
 """PutRecords takes at most 500 records and 5 MiB of data and keys together (Kinesis)."""
 
-_SHARD_ID = re.compile(r"^shardId-(\d{1,12})$")
-_HASH_KEY = re.compile(r"^(0|[1-9]\d{0,38})$")
-_ARN = re.compile(r"^arn:aws[\w-]*:kinesis:[\w-]*:\d{12}:stream/(.+)$")
-_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([\w-]+)/kinesis/")
+# ASCII only: \d, \w and int() also take other scripts' digits and letters.
+_SHARD_ID = re.compile(r"^shardId-([0-9]{1,12})\Z")
+_HASH_KEY = re.compile(r"^(0|[1-9][0-9]{0,38})\Z")
+_ARN = re.compile(r"^arn:aws[\w-]*:kinesis:[\w-]*:[0-9]{12}:stream/(.+)\Z", re.ASCII)
+_REGION = re.compile(r"Credential=[^/,\s]+/[0-9]{8}/([\w-]+)/kinesis/", re.ASCII)
+_MAX_TIMESTAMP_SECONDS = MAX_TIMESTAMP / TICKS_PER_SECOND
 
 
 class KinesisError(Exception):
@@ -227,8 +230,9 @@ def decode_data(entry: dict[str, Any], key: str, where: str = "data") -> bytes:
     if not isinstance(raw, str):
         raise KinesisError("SerializationException", "Data must be a base64 string")
     try:
+        # ValueError covers binascii.Error and the refusal of non-ASCII characters.
         data = base64.b64decode(raw, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:
         raise KinesisError("SerializationException", "Data is not valid base64") from exc
     if len(data) + len(key.encode("utf-8")) > MAX_RECORD_BYTES:
         raise KinesisError(
@@ -251,10 +255,16 @@ def parse_explicit_hash_key(entry: dict[str, Any]) -> int | None:
 
 
 def epoch_to_kronos(value: Any, name: str = "Timestamp") -> int:
-    """A JSON 1.1 timestamp (epoch seconds, as botocore sends it) in kronos ticks."""
+    """A JSON 1.1 timestamp (epoch seconds, as botocore sends it) in kronos ticks, from the
+    Unix epoch to 2262-04-11 (what 64-bit nanoseconds hold)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise invalid(f"{name} must be a number of seconds since the epoch")
-    return max(0, round(value * TICKS_PER_SECOND))
+    if not 0 <= value <= _MAX_TIMESTAMP_SECONDS:
+        raise invalid(
+            f"{name} {value} is out of range: it must be from 0 to {_MAX_TIMESTAMP_SECONDS:.0f} "
+            "seconds since the epoch (1970-01-01 to 2262-04-11)"
+        )
+    return min(MAX_TIMESTAMP, round(value * TICKS_PER_SECOND))
 
 
 def shard_shape(shard: ShardDescription) -> dict[str, Any]:

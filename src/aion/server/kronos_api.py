@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from aion.core.events import LINE_END, LinesPage
+from aion.core.jsonbody import InvalidJson, decode_json
 from aion.errors import AionError, BackendUnavailable, ValidationError
+from aion.server.auth import authorize_namespace
 from aion.server.config import ServingMode
 from aion.server.envelope import JSON, error_response, json_response, status_for
+from aion.server.openapi_events import kronos_operation
 from aion.server.service import BackendOutcome, EventService
 from aion.version import __version__
 
@@ -28,6 +31,12 @@ __all__ = ["BLOCKED_MESSAGE", "router"]
 BLOCKED_MESSAGE = "kronosd is configured to block access to this endpoint."
 MAX_LIMIT = 2**31 - 1
 S = TypeVar("S")
+# Times and limits are 64-bit integers: JSON allows any integer, and a larger one is a mistake
+# to name, not a number to clamp.
+Time = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Limit = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+_ENVELOPE = 3
+"""A put body's events sit under ``{"events": {stream: [...]}}``: three levels."""
 
 
 class PutBody(msgspec.Struct, kw_only=True):
@@ -41,10 +50,10 @@ class GetBody(msgspec.Struct, kw_only=True):
     """``/1.0/events/get``: an inclusive time range, or strictly after ``start_id``."""
 
     stream: str
-    end_time: int
-    start_time: int = 0
+    end_time: Time
+    start_time: Time = 0
     start_id: str | None = None
-    limit: int | None = None
+    limit: Limit | None = None
     order: Literal["ascending", "descending"] = "ascending"
     namespace: str | None = None
 
@@ -53,8 +62,8 @@ class DeleteBody(msgspec.Struct, kw_only=True):
     """``/1.0/events/delete``: the same range rules as ``get``."""
 
     stream: str
-    end_time: int
-    start_time: int = 0
+    end_time: Time
+    start_time: Time = 0
     start_id: str | None = None
     namespace: str | None = None
 
@@ -82,14 +91,6 @@ _MODES: dict[str, set[ServingMode]] = {
 }
 
 
-def _body_schema(body_type: type[Any]) -> dict[str, Any]:
-    _, components = msgspec.json.schema_components(
-        [body_type], ref_template="#/components/schemas/{name}"
-    )
-    inline = components[body_type.__name__]
-    return {"requestBody": {"required": True, "content": {JSON: {"schema": inline}}}}
-
-
 def service_of(request: Request) -> EventService:
     """The EventService the app was built with."""
     service: EventService = request.app.state.service
@@ -102,17 +103,27 @@ def _blocked(request: Request, endpoint: str) -> Response | None:
     return error_response([BLOCKED_MESSAGE], status=403)
 
 
+def _namespace(request: Request, named: str | None) -> str:
+    """The namespace the body names, validated, and authorized for the request's key: the
+    body is decoded once, here, and the key check decides on the value the handler uses."""
+    namespace = service_of(request).namespace(named)
+    authorize_namespace(request.scope, namespace)
+    return namespace
+
+
 async def _parse(request: Request, body_type: type[S]) -> S:
     raw = await request.body()
+    envelope = _ENVELOPE if body_type is PutBody else 0
     try:
-        return msgspec.json.decode(raw, type=body_type)
+        return decode_json(raw, envelope=envelope, as_type=body_type)
     except msgspec.ValidationError as exc:
         message = str(exc)
-        if message.startswith("Expected `object`") and " - at `" not in message:
+        at = message.rpartition(" - at `$.")[2].rstrip("`") if " - at `$." in message else ""
+        if message.startswith("Expected `object`") and not at:
             # the top level itself is not an object
             raise ValidationError("Request body must be a JSON object.", "body") from exc
-        raise ValidationError(f"Invalid request body: {exc}", "body") from exc
-    except msgspec.DecodeError as exc:
+        raise ValidationError(f"Invalid request body: {exc}", at or "body") from exc
+    except InvalidJson as exc:
         raise ValidationError("Request body must be valid JSON.", "body") from exc
 
 
@@ -178,7 +189,7 @@ async def put(request: Request, started: float) -> Response:
     """Insert events per stream; valid events are stored even when others are refused."""
     body = await _parse(request, PutBody)
     service = service_of(request)
-    outcome = await service.put(service.namespace(body.namespace), body.events)
+    outcome = await service.put(_namespace(request, body.namespace), body.events)
     response: dict[str, Any] = {
         stream: _outcomes(per_backend, "num_inserted")
         for stream, per_backend in outcome.streams.items()
@@ -233,7 +244,7 @@ async def get(request: Request, started: float) -> Response:
     """Stream the events of a range as ``\\r\\n``-separated JSON, in id order."""
     body = await _parse(request, GetBody)
     service = service_of(request)
-    namespace = service.namespace(body.namespace)
+    namespace = _namespace(request, body.namespace)
     limit = MAX_LIMIT if body.limit is None else body.limit
     pages = service.retrieve_lines(
         namespace,
@@ -257,7 +268,7 @@ async def delete(request: Request, started: float) -> Response:
     body = await _parse(request, DeleteBody)
     service = service_of(request)
     outcomes = await service.delete(
-        service.namespace(body.namespace), body.stream, body.start_time, body.end_time,
+        _namespace(request, body.namespace), body.stream, body.start_time, body.end_time,
         body.start_id,
     )  # fmt: skip
     errors = [f"{b}: {o.error}" for b, o in outcomes.items() if o.error is not None]
@@ -274,7 +285,7 @@ async def streams(request: Request, started: float) -> Response:
     """The streams of a namespace, one per ``\\r\\n``-terminated line."""
     body = await _parse(request, StreamsBody)
     service = service_of(request)
-    names = await service.list_streams(service.namespace(body.namespace))
+    names = await service.list_streams(_namespace(request, body.namespace))
 
     async def lines() -> AsyncIterator[bytes]:
         if names:
@@ -288,7 +299,7 @@ async def infer_schema(request: Request, started: float) -> Response:
     """A JSON Schema (draft-04) inferred from the latest 100 events of a stream."""
     body = await _parse(request, SchemaBody)
     service = service_of(request)
-    namespace = service.namespace(body.namespace)
+    namespace = _namespace(request, body.namespace)
     schema = await service.infer_schema(namespace, body.stream)
     return json_response(
         {"stream": body.stream, "namespace": namespace, "schema": schema, "@success": True},
@@ -297,7 +308,13 @@ async def infer_schema(request: Request, started: float) -> Response:
 
 
 router = APIRouter(tags=["kronos"])
-router.add_api_route("/1.0/index", index, methods=["GET"], response_class=Response)
+router.add_api_route(
+    "/1.0/index",
+    index,
+    methods=["GET"],
+    response_class=Response,
+    openapi_extra=kronos_operation("/1.0/index"),
+)
 for _path, _handler, _body in [
     ("/1.0/events/put", put, PutBody),
     ("/1.0/events/get", get, GetBody),
@@ -310,5 +327,5 @@ for _path, _handler, _body in [
         _handler,
         methods=["POST"],
         response_class=Response,
-        openapi_extra=_body_schema(_body),
+        openapi_extra=kronos_operation(_path, _body),
     )

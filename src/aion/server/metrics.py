@@ -31,9 +31,11 @@ from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aion.server.auth import REFUSAL_SCOPE
+from aion.server.auth import REFUSAL_SCOPE, REQUEST_SCOPE
+from aion.server.auth_rules import Requirement
 from aion.server.health import probe_backends
 from aion.server.kinesis_api import OPERATIONS
+from aion.server.openapi_events import METRICS
 from aion.server.service import EventService
 from aion.version import __version__
 
@@ -42,7 +44,6 @@ __all__ = ["LabelCap", "Metrics", "RequestMetricsMiddleware", "install_metrics",
 OTHER = "other"
 SCRAPE_PROBE_TIMEOUT = 1.0
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_KINESIS_TARGET_PREFIX = "Kinesis_20131202."
 
 
 class LabelCap:
@@ -75,10 +76,9 @@ def route_label(scope: Scope) -> str:
     if not isinstance(path, str):
         return "refused" if REFUSAL_SCOPE in scope else "unmatched"
     if path == "/" and scope.get("method") == "POST":
-        target = next((v for k, v in scope["headers"] if k == b"x-amz-target"), b"").decode(
-            "latin-1"
-        )
-        operation = target.removeprefix(_KINESIS_TARGET_PREFIX)
+        # The operation as the key check parsed it, as the handler acted on it.
+        need = scope.get(REQUEST_SCOPE)
+        operation = need.operation if isinstance(need, Requirement) else None
         return f"/ kinesis:{operation if operation in OPERATIONS else 'unknown'}"
     return path
 
@@ -185,7 +185,7 @@ def install_metrics(app: FastAPI, service: EventService) -> Metrics:
     app.state.metrics = metrics
     service.on_stored = metrics.count_events
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get("/metrics", tags=["operations"], response_class=Response, responses=METRICS)
     async def metrics_endpoint(request: Request) -> Response:
         """Prometheus metrics (text exposition format)."""
         body = await metrics.scrape(request.app.state.service)

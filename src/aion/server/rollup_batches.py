@@ -2,9 +2,10 @@
 
 A record's data is the event's JSON (events put through the Kronos, Initial State or Samsara
 APIs are stored that way; a sharded-stream record counts when its bytes are a JSON object).
-The event's ``@time`` picks the bucket; a record without one uses its arrival time. Events
-the rule cannot use (no name field, no value, not JSON) are skipped and counted, never fatal:
-a consumer that stopped on one bad event would stop its rollup for good.
+The event's ``@time`` picks the bucket; a record without one, or with one no event id could
+hold, uses its arrival time. Events the rule cannot use (no name field, no value, not JSON,
+JSON nested too deep to decode) are skipped and counted, never fatal: a consumer that stopped
+on one bad event would stop its rollup for good.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from aion.core.ids import MAX_KRONOS_TIME, MIN_KRONOS_TIME
 from aion.core.streamlog import StoredRecord
 from aion.core.time import TICKS_PER_SECOND
 from aion.server.rollups_config import RollupRule
@@ -49,7 +51,7 @@ class RollupBatch:
 def _event(record: StoredRecord) -> dict[str, Any] | None:
     try:
         event = _decode(record.data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
 
@@ -90,7 +92,11 @@ def build_batch(
             batch.skipped += 1
             continue
         ticks = event.get("@time")
-        if isinstance(ticks, bool) or not isinstance(ticks, int):
+        if (
+            isinstance(ticks, bool)
+            or not isinstance(ticks, int)
+            or not MIN_KRONOS_TIME <= ticks <= MAX_KRONOS_TIME  # a calendar can't place it
+        ):
             ticks = record.arrival_time
         second = ticks // TICKS_PER_SECOND
         inserts.setdefault(second, {}).setdefault(name, []).append(value)

@@ -8,6 +8,10 @@ batch with 400 and a list holding ``"OK"`` or the error for each event. Accepted
 ``receivedAt`` (server milliseconds) and ``publishedAt`` (from the header) unless they carry
 them, plus ``@time`` from ``timestamp``, and go to the stream ``samsara`` with ``sourceId`` as
 the partition key, which keeps each source's events in order. Success is 202.
+
+Aion's own bounds, each refusing the batch like any invalid event: ``sourceId`` at most 256
+characters (a partition key's limit), ``timestamp`` at most ``MAX_TIMESTAMP_MS`` (what an
+event id can hold), and the JSON nesting limit of ``aion.core.jsonbody``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ import msgspec
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from aion.core.time import milliseconds_to_kronos_time
+from aion.core.ids import MAX_KRONOS_TIME
+from aion.core.jsonbody import decode_json
+from aion.core.streamlog import MAX_PARTITION_KEY_LENGTH
+from aion.core.time import TICKS_PER_MILLISECOND, milliseconds_to_kronos_time
 from aion.errors import BackendUnavailable, ValidationError
 from aion.server.dedupe import BATCH_ID_HEADER, BatchDeduplicator
+from aion.server.openapi_events import API_STATUS, SAMSARA_EVENTS
 from aion.server.sink import BodyTooLarge, EventSink, get_sink, namespace_for, read_body
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_TIMESTAMP_MS",
     "PUBLISHED_TIMESTAMP_HEADER",
     "SAMSARA_STREAM",
     "event_errors",
@@ -36,9 +45,12 @@ __all__ = [
 PUBLISHED_TIMESTAMP_HEADER = "X-Samsara-publishedTimestamp"
 SAMSARA_STREAM = "samsara"
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_TIMESTAMP_MS = MAX_KRONOS_TIME // TICKS_PER_MILLISECOND
+"""The latest ``timestamp`` an event id can hold (in the year 5236)."""
+_SHOWN = 80
+"""An error shows at most this many characters of a value."""
 _JSON_TYPE = re.compile(r"^application/(.+\+)?json", re.IGNORECASE)
 _LONG = re.compile(r"^-?\d{1,19}$")
-_decode = msgspec.json.Decoder().decode
 _MISSING_HEADER_WARNING = {
     "status": "OK",
     "warning": "For completeness, please provide the 'X-Samsara-publishedTimestamp' header.",
@@ -50,12 +62,17 @@ def _status(status: int, message: str) -> JSONResponse:
 
 
 def _show(value: object) -> str:
-    """A value as the Clojure schema errors print it (strings quoted, nil for null)."""
+    """A value as the Clojure schema errors print it (strings quoted, nil for null), cut
+    to ``_SHOWN`` characters."""
     if value is None:
         return "nil"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return msgspec.json.encode(value).decode()
+    if isinstance(value, str) and len(value) > _SHOWN:
+        # Only the start is shown: no need to encode all of a long string.
+        return msgspec.json.encode(value[:_SHOWN]).decode() + "..."
+    text = msgspec.json.encode(value).decode()
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
 def event_errors(event: object) -> str | None:
@@ -70,13 +87,20 @@ def event_errors(event: object) -> str | None:
     elif isinstance(timestamp, bool) or not isinstance(timestamp, int):
         problems.append(f":timestamp (not (integer? {_show(timestamp)}))")
     elif timestamp < 0:
-        problems.append(f":timestamp (not (pos? {timestamp}))")
+        problems.append(f":timestamp (not (pos? {_show(timestamp)}))")
+    elif timestamp > MAX_TIMESTAMP_MS:
+        problems.append(f":timestamp (not (<= {_show(timestamp)} {MAX_TIMESTAMP_MS}))")
     for name in ("sourceId", "eventName"):
         value = event.get(name, ...)
         if value is ...:
             problems.append(f":{name} missing-required-key")
         elif not isinstance(value, str):
             problems.append(f":{name} (not (instance? java.lang.String {_show(value)}))")
+        elif name == "sourceId" and len(value) > MAX_PARTITION_KEY_LENGTH:
+            # sourceId is the partition key, which Kinesis caps at 256 characters
+            problems.append(
+                f":sourceId (not (<= (count {_show(value)}) {MAX_PARTITION_KEY_LENGTH}))"
+            )
     return "{" + ", ".join(problems) + "}" if problems else None
 
 
@@ -92,7 +116,9 @@ def samsara_router(
     router = APIRouter(tags=["samsara"])
     dedupe = BatchDeduplicator(dedupe_capacity)
 
-    @router.post("/v1/events", status_code=202)
+    @router.post(
+        "/v1/events", status_code=202, response_class=Response, openapi_extra=SAMSARA_EVENTS
+    )
     async def post_events(request: Request, sink: SinkDep) -> Response:
         """Validate a batch of events as a whole and store it."""
         content_type = request.headers.get("content-type", "")
@@ -105,10 +131,10 @@ def samsara_router(
                 return _status(400, "X-Samsara-publishedTimestamp must be a valid timestamp.")
             published_at = int(published_header.strip())
         try:
-            body = _decode(await read_body(request, MAX_BODY_BYTES))
+            body = decode_json(await read_body(request, MAX_BODY_BYTES), envelope=1)
         except BodyTooLarge as exc:
             return _status(413, str(exc))
-        except (msgspec.DecodeError, ValidationError) as exc:
+        except ValidationError as exc:
             return _status(400, f"Invalid JSON body: {exc}")
         if not isinstance(body, list):
             return _status(400, "The body must be a JSON array of events.")
@@ -143,7 +169,7 @@ def samsara_router(
             return JSONResponse(_MISSING_HEADER_WARNING, status_code=202)
         return Response(status_code=202)
 
-    @router.get("/v1/api-status")
+    @router.get("/v1/api-status", responses=API_STATUS)
     async def api_status(request: Request) -> JSONResponse:
         """``online`` while the app has a sink to write to."""
         if getattr(request.app.state, "sink", None) is None:

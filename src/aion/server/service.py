@@ -22,13 +22,12 @@ from aion.core.events import (
     LinesPage,
     prepare_event,
     prepare_raw_events,
-    validate_namespace,
     validate_stream_name,
 )
 from aion.core.ids import IdMinter, key_range, sort_key
 from aion.core.schema import infer_schema
 from aion.core.time import kronos_time_now
-from aion.errors import AionError, BackendUnavailable, NamespaceNotAllowed, ValidationError
+from aion.errors import AionError, BackendUnavailable, ValidationError
 from aion.server.config import AionConfig
 from aion.server.routing import StreamRouter
 from aion.storage import EventStore, open_event_store
@@ -43,7 +42,8 @@ log = logging.getLogger("aion.server")
 
 @dataclass(slots=True)
 class BackendOutcome:
-    """What one backend did with one stream's events: a count, or the error it raised."""
+    """What one backend did with one stream's events: a count, or the error it raised (then
+    the count is 0: a store writes all of a batch or none of it)."""
 
     count: int
     error: AionError | None = None
@@ -100,14 +100,7 @@ class EventService:
 
     def namespace(self, namespace: object | None) -> str:
         """The namespace to use, validated against the rule and the allow-list."""
-        ns = self.config.default_namespace if namespace is None else namespace
-        ns = validate_namespace(ns)
-        if self.config.namespaces and ns not in self.config.namespaces:
-            raise NamespaceNotAllowed(
-                f"unknown namespace {ns!r}; this server allows {list(self.config.namespaces)}",
-                "namespace",
-            )
-        return ns
+        return self.config.served_namespace(namespace)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -178,7 +171,7 @@ class EventService:
                 inserted = await self.stores[name].insert(namespace, stream, records, batch_id)
                 return BackendOutcome(inserted)
             except AionError as exc:
-                return BackendOutcome(-1, exc)
+                return BackendOutcome(0, exc)
 
         outcomes = await _all([one(name) for name in route.backends])
         stored = max((o.count for o in outcomes), default=0)  # 0: a batch id seen before
@@ -200,7 +193,7 @@ class EventService:
             try:
                 return BackendOutcome(await self.stores[name].delete(namespace, stream, *bounds))
             except AionError as exc:
-                return BackendOutcome(-1, exc)
+                return BackendOutcome(0, exc)
 
         outcomes = await asyncio.gather(*(one(name) for name in route.backends))
         return dict(zip(route.backends, outcomes, strict=True))
@@ -270,8 +263,8 @@ class EventService:
     async def infer_schema(self, namespace: str, stream: str) -> dict[str, Any]:
         """The JSON schema of the latest events of a stream."""
         sample = self.retrieve(namespace, stream, 0, 2**62, descending=True, limit=SCHEMA_SAMPLE)
-        decoder = msgspec.json.Decoder()
-        return infer_schema([decoder.decode(p) async for page in sample for p in page.payloads])
+        events = [event async for page in sample for event in _decoded_events(page.payloads)]
+        return infer_schema(events)
 
     async def health(self) -> dict[str, bool]:
         """Whether each backend answers."""
@@ -303,6 +296,21 @@ def _prepare_list(
         except ValidationError as exc:
             refused.append((i, exc))
     return EventPage.from_records(records), refused
+
+
+_decode_stored = msgspec.json.Decoder().decode
+
+
+def _decoded_events(payloads: Sequence[bytes]) -> list[Any]:
+    """Stored events, decoded; one stored before the depth limit so deep that it cannot be
+    decoded at all is left out rather than failing the whole answer."""
+    events: list[Any] = []
+    for payload in payloads:
+        try:
+            events.append(_decode_stored(payload))
+        except RecursionError:
+            continue
+    return events
 
 
 def _start_key(start_id: str | None) -> bytes | None:

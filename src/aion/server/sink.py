@@ -20,6 +20,7 @@ __all__ = [
     "BodyTooLarge",
     "EventSink",
     "get_sink",
+    "gunzip",
     "namespace_for",
     "read_body",
 ]
@@ -86,14 +87,40 @@ async def read_body(request: Request, limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding != "gzip":
+    if encoding not in ("gzip", "x-gzip"):  # RFC 9110: x-gzip is gzip
         raise ValidationError(f"unsupported Content-Encoding {encoding!r}", "Content-Encoding")
-    # Bounded inflation: a small gzip bomb must not become gigabytes in memory.
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValidationError(f"the gzip body is corrupt: {exc}", "body") from exc
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BodyTooLarge(f"the decompressed body is over {limit} bytes", "body")
-    return out
+    return gunzip(body, limit)
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """``body`` inflated: one gzip member, or several in a row (as ``cat a.gz b.gz`` makes),
+    at most ``limit`` bytes in all (``BodyTooLarge`` past it). A truncated member, or bytes
+    after the last member that are not another member, are refused naming ``body``."""
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:
+        if not rest.startswith(_GZIP_MAGIC):
+            raise ValidationError(
+                f"the gzip body has {len(rest)} bytes after its last member that are not gzip"
+                if out
+                else "the body is not gzip (it does not begin with a gzip header)",
+                "body",
+            )
+        # Bounded inflation: a small gzip bomb must not become gigabytes in memory.
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            member = inflater.decompress(rest, limit - size + 1)
+        except zlib.error as exc:
+            raise ValidationError(f"the gzip body is corrupt: {exc}", "body") from exc
+        size += len(member)
+        if size > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"the decompressed body is over {limit} bytes", "body")
+        if not inflater.eof:
+            raise ValidationError("the gzip body is truncated", "body")
+        out.append(member)
+        rest = inflater.unused_data
+    return b"".join(out)

@@ -137,7 +137,11 @@ class IteratorCodec:
                 issued_ms,
                 now_ms,
             )
-        return IteratorState(namespace, stream, shard, Position(_KINDS[kind], value), issued_ms)
+        try:
+            position = Position(_KINDS[kind], value)
+        except ValidationError as exc:  # signed before positions had bounds
+            raise InvalidIterator(f"the shard iterator is out of range: {exc}", "iterator") from exc
+        return IteratorState(namespace, stream, shard, position, issued_ms)
 
 
 def codec_for(state: Any) -> IteratorCodec:

@@ -20,21 +20,23 @@ import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from aion.core.events import validate_namespace
 from aion.core.streamlog import (
     Position,
     PositionKind,
     StreamLog,
     parse_sequence,
 )
-from aion.core.time import TICKS_PER_SECOND, kronos_time_now, to_kronos_time
+from aion.core.streamlog_rules import check_lease_version
+from aion.core.time import TICKS_PER_SECOND, kronos_time_now
 from aion.errors import (
     AionError,
     BackendUnavailable,
-    NamespaceNotAllowed,
     NotFound,
     ValidationError,
 )
+from aion.server.auth import request_target
+from aion.server.config import AionConfig
+from aion.server.openapi_streams import streams_operation, success_status
 from aion.server.stream_iterators import IteratorState, codec_for
 from aion.server.streams_shapes import (
     MAX_WAIT_SECONDS,
@@ -52,15 +54,19 @@ from aion.server.streams_shapes import (
     lease_json,
     parse_body,
     parse_shard,
+    parse_timestamp,
     record_json,
     to_append,
 )
 from aion.streams.membership import heartbeat, leave
 
-__all__ = ["MAX_PUT_RECORDS", "router"]
+__all__ = ["MAX_OWNER_LENGTH", "MAX_PUT_RECORDS", "router"]
 
 MAX_PUT_RECORDS = 500
 """A batch put takes at most 500 records (the Kinesis PutRecords limit)."""
+
+MAX_OWNER_LENGTH = 256
+"""A lease owner (a worker name) is 1 to 256 characters, as group and worker names are."""
 
 JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
@@ -102,12 +108,9 @@ def _log(request: Request) -> StreamLog:
 
 
 def _namespace(request: Request) -> str:
-    config = request.app.state.config
-    namespace: str = request.query_params.get("namespace") or config.default_namespace
-    validate_namespace(namespace)
-    if config.namespaces and namespace not in config.namespaces:
-        raise NamespaceNotAllowed(f"namespace {namespace!r} is not served here", "namespace")
-    return namespace
+    """The ``?namespace=`` the key check decided on, checked against the server's rules."""
+    config: AionConfig = request.app.state.config
+    return config.served_namespace(request_target(request.scope).namespace)
 
 
 def _stream(request: Request) -> str:
@@ -181,7 +184,7 @@ def _position(body: IteratorBody) -> Position:
     if body.type is PositionKind.AT_TIMESTAMP:
         if body.timestamp is None:
             raise ValidationError("timestamp is required for AT_TIMESTAMP", "timestamp")
-        return Position.at_timestamp(to_kronos_time(body.timestamp))
+        return Position.at_timestamp(parse_timestamp(body.timestamp))
     return Position(body.type)
 
 
@@ -278,8 +281,11 @@ async def set_lease(request: Request) -> Response:
     shard = parse_shard(request.path_params["shard"])
     if not 0 < body.ttl_seconds <= 3600:
         raise ValidationError("ttl_seconds must be more than 0 and at most 3600", "ttl_seconds")
-    if body.expected_version < 0:
-        raise ValidationError("expected_version cannot be negative", "expected_version")
+    check_lease_version(body.expected_version)
+    if body.owner is not None and not 1 <= len(body.owner) <= MAX_OWNER_LENGTH:
+        raise ValidationError(
+            f"owner must be 1 to {MAX_OWNER_LENGTH} characters (or null)", "owner"
+        )
     expires_at = kronos_time_now() + round(body.ttl_seconds * TICKS_PER_SECOND)
     lease = await _log(request).set_lease(
         _namespace(request),
@@ -346,41 +352,6 @@ async def leave_group(request: Request) -> Response:
     return _json({"worker": worker, "released": released})
 
 
-def _doc(body_type: type[Any] | None, *path: str) -> dict[str, Any]:
-    """OpenAPI for a route: its path parameters, ``?namespace=``, its body and errors."""
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in path
-    ]
-    parameters.append(
-        {
-            "name": "namespace",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "The namespace (default: the server's default namespace).",
-        }
-    )
-    error = {"application/json": {"schema": {"type": "object"}}}
-    extra: dict[str, Any] = {
-        "parameters": parameters,
-        "responses": {
-            "400": {"description": "Bad input; `error.field` names it.", "content": error},
-            "404": {"description": "Unknown stream or shard.", "content": error},
-            "503": {"description": "A backend is unavailable.", "content": error},
-        },
-    }
-    if body_type is not None:
-        _, components = msgspec.json.schema_components(
-            [body_type], ref_template="#/components/schemas/{name}"
-        )
-        extra["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": components[body_type.__name__]}},
-        }
-    return extra
-
-
 _ROUTES: list[tuple[str, str, Handler, type[Any] | None]] = [
     ("", "POST", create_stream, CreateStreamBody),
     ("", "GET", list_streams, None),
@@ -405,13 +376,13 @@ def router() -> APIRouter:
     """The native streams API; mount as is (the prefix ``/v1/streams`` is built in)."""
     api = APIRouter(prefix="/v1/streams", tags=["streams"])
     for path, method, handler, body_type in _ROUTES:
-        names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
         api.add_api_route(
             path,
             _guard(handler),
             methods=[method],
             response_class=Response,
+            status_code=success_status(method, path),  # documentation only: handlers answer
             summary=(handler.__doc__ or "").split("\n")[0],
-            openapi_extra=_doc(body_type, *names),
+            openapi_extra=streams_operation(method, path, body_type),
         )
     return api

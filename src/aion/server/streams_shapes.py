@@ -13,15 +13,19 @@ are JSON and ``data_base64`` otherwise (``encoding: "auto"``), or always ``data_
 from __future__ import annotations
 
 import base64
-import binascii
 import re
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import msgspec
 
+from aion.core.jsonbody import InvalidJson, JsonTooDeep, decode_json
+from aion.core.sharding import HASH_KEY_SPACE
 from aion.core.streamlog import (
+    MAX_PARTITION_KEY_LENGTH,
     MAX_RECORD_BYTES,
+    MAX_TIMESTAMP,
     AppendRecord,
     Lease,
     PositionKind,
@@ -29,6 +33,7 @@ from aion.core.streamlog import (
     StoredRecord,
     StreamDescription,
 )
+from aion.core.time import TICKS_PER_SECOND, to_kronos_time
 from aion.errors import ValidationError
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "lease_json",
     "parse_body",
     "parse_shard",
+    "parse_timestamp",
     "record_json",
     "shard_json",
     "to_append",
@@ -59,7 +65,10 @@ MAX_WAIT_SECONDS = 20.0
 S = TypeVar("S")
 _FIELD = re.compile(r"at `\$\.?([^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]*)`")
-_SHARD_ID = re.compile(r"^(?:shardId-)?(\d{1,12})$")
+# ASCII digits only: \d and int() also take other scripts' digits (Arabic-Indic, ...).
+_SHARD_ID = re.compile(r"^(?:shardId-)?([0-9]{1,12})\Z")
+_HASH_KEY = re.compile(r"^[0-9]{1,39}\Z")
+_MAX_TIMESTAMP_SECONDS = Decimal(MAX_TIMESTAMP) / TICKS_PER_SECOND
 
 
 class RecordTooLarge(ValidationError):
@@ -148,8 +157,12 @@ class MemberBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def parse_body(raw: bytes, body_type: type[S]) -> S:
     """Decode a JSON body into ``body_type``; a refusal names the field at fault."""
+    # A put's JSON data sits under {"records": [{"data": ...}]}: three levels of wrapping.
+    envelope = 3 if body_type is PutRecordsBody else 0
     try:
-        return msgspec.json.decode(raw, type=body_type)
+        return decode_json(raw, envelope=envelope, as_type=body_type)
+    except JsonTooDeep:
+        raise
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _FIELD.search(text)
@@ -158,7 +171,7 @@ def parse_body(raw: bytes, body_type: type[S]) -> S:
         if missing:
             path = f"{path}.{missing.group(1)}" if path else missing.group(1)
         raise ValidationError(text, path or "body") from exc
-    except msgspec.DecodeError as exc:
+    except InvalidJson as exc:
         raise ValidationError("the request body must be a JSON object", "body") from exc
 
 
@@ -170,9 +183,54 @@ def parse_shard(text: str) -> int:
     return int(match.group(1))
 
 
+def parse_timestamp(value: int | str) -> int:
+    """An iterator's ``timestamp`` as kronos time: an int is kronos time already, a string is
+    ISO-8601, epoch seconds or relative (``-10m``). It must fall between the Unix epoch and
+    :data:`~aion.core.streamlog.MAX_TIMESTAMP` (2262-04-11)."""
+    if isinstance(value, str):
+        try:
+            seconds = Decimal(value.strip())
+        except InvalidOperation:
+            seconds = None
+        # Epoch seconds are checked before they become ticks: "1e999999" is a number too.
+        if seconds is not None and not (
+            seconds.is_finite() and 0 <= seconds <= _MAX_TIMESTAMP_SECONDS
+        ):
+            raise ValidationError(
+                f"timestamp must be from 0 to {_MAX_TIMESTAMP_SECONDS} seconds since the epoch",
+                "timestamp",
+            )
+    try:
+        ticks = to_kronos_time(value)
+    except (ValidationError, ArithmeticError) as exc:
+        raise ValidationError(f"timestamp is not a time: {exc}", "timestamp") from exc
+    if not 0 <= ticks <= MAX_TIMESTAMP:
+        raise ValidationError(
+            "timestamp must fall between the Unix epoch and 2262-04-11 "
+            f"(kronos time 0 to {MAX_TIMESTAMP})",
+            "timestamp",
+        )
+    return ticks
+
+
+def _hash_key(text: str, where: str) -> int:
+    if not _HASH_KEY.match(text) or int(text) >= HASH_KEY_SPACE:
+        raise ValidationError(
+            f"{where}explicit_hash_key must be a decimal integer from 0 to 2**128 - 1",
+            f"{where}explicit_hash_key",
+        )
+    return int(text)
+
+
 def to_append(record: RecordIn, index: int | None = None) -> AppendRecord:
     """The StreamLog record for a wire record; 413 beyond 1 MiB with the key."""
     where = "" if index is None else f"records[{index}]."
+    key = record.partition_key
+    if not 1 <= len(key) <= MAX_PARTITION_KEY_LENGTH:
+        raise ValidationError(
+            f"{where}partition_key must be 1 to {MAX_PARTITION_KEY_LENGTH} characters",
+            f"{where}partition_key",
+        )
     has_json = record.data is not msgspec.UNSET
     if has_json == (record.data_base64 is not None):
         raise ValidationError(
@@ -180,29 +238,25 @@ def to_append(record: RecordIn, index: int | None = None) -> AppendRecord:
         )
     if record.data_base64 is not None:
         try:
+            # ValueError covers binascii.Error and the refusal of non-ASCII characters.
             data = base64.b64decode(record.data_base64, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:
             raise ValidationError(
                 f"{where}data_base64 is not valid base64", f"{where}data_base64"
             ) from exc
     else:
         data = msgspec.json.encode(record.data)
-    size = len(data) + len(record.partition_key.encode("utf-8"))
+    size = len(data) + len(key.encode("utf-8"))
     if size > MAX_RECORD_BYTES:
         raise RecordTooLarge(
             f"{where}data with its partition key is {size} bytes; the limit is "
             f"{MAX_RECORD_BYTES} (1 MiB)",
             f"{where}data",
         )
-    hash_key: int | None = None
-    if record.explicit_hash_key is not None:
-        text = record.explicit_hash_key
-        if not text.isascii() or not text.isdigit():
-            raise ValidationError(
-                f"{where}explicit_hash_key must be a decimal integer", f"{where}explicit_hash_key"
-            )
-        hash_key = int(text)
-    return AppendRecord(record.partition_key, data, hash_key)
+    hash_key = (
+        None if record.explicit_hash_key is None else _hash_key(record.explicit_hash_key, where)
+    )
+    return AppendRecord(key, data, hash_key)
 
 
 def shard_json(shard: ShardDescription) -> dict[str, Any]:
@@ -239,7 +293,7 @@ def record_json(record: StoredRecord, encoding: DataEncoding) -> dict[str, Any]:
     if encoding is DataEncoding.AUTO:
         try:
             msgspec.json.decode(record.data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # not JSON, or too deep to decode
             pass
         else:
             out["data"] = msgspec.Raw(record.data)

@@ -1,6 +1,9 @@
 """The timeseries HTTP API under ``/v1/timeseries``: the rollups of ``[[rollups]]``, read back.
 
-* ``GET /v1/timeseries``: every rule with its timeseries names and counters.
+Every route takes ``?namespace=`` (default: the server's default namespace) and sees only the
+rules of that namespace and the timeseries they make; a key of another namespace gets 403.
+
+* ``GET /v1/timeseries``: every rule of the namespace with its timeseries names and counters.
 * ``GET /v1/timeseries/{name}``: one bucket at ``timestamp`` (default now).
 * ``GET /v1/timeseries/{name}/series``: a range of buckets.
 
@@ -26,6 +29,9 @@ from starlette.responses import Response
 
 from aion.core.time import TICKS_PER_SECOND, parse_time
 from aion.errors import AionError, BackendUnavailable, NotFound, ValidationError
+from aion.server.auth import request_target
+from aion.server.config import AionConfig
+from aion.server.openapi_timeseries import TIMESERIES_LIST, TIMESERIES_READ
 from aion.server.rollup_worker import RollupWorker
 from aion.server.rollups_config import RollupRule
 from aion.timeseries import StoreError, Timeseries
@@ -81,10 +87,22 @@ def _worker(request: Request) -> RollupWorker | None:
     return worker
 
 
+def _namespace(request: Request) -> str:
+    """The ``?namespace=`` the key check decided on (default: the server's), checked against
+    the server's rules. Rules and their data belong to their namespace: a request sees only
+    the rules of its own."""
+    config: AionConfig = request.app.state.config
+    return config.served_namespace(request_target(request.scope).namespace)
+
+
+def _rules(worker: RollupWorker | None, namespace: str) -> list[RollupRule]:
+    return [r for r in (worker.rules if worker is not None else ()) if r.namespace == namespace]
+
+
 def _resolve(
-    worker: RollupWorker | None, name: str, rule_name: str | None
+    worker: RollupWorker | None, namespace: str, name: str, rule_name: str | None
 ) -> tuple[RollupRule, Timeseries]:
-    rules = worker.rules if worker is not None else ()
+    rules = _rules(worker, namespace)
     if rule_name is not None:
         chosen = [r for r in rules if r.name == rule_name]
         if not chosen:
@@ -170,15 +188,18 @@ def router() -> APIRouter:
     """The ``/v1/timeseries`` routes."""
     api = APIRouter(prefix="/v1/timeseries", tags=["timeseries"])
 
-    @api.get("", summary="List the rollup rules and their timeseries")
+    @api.get(
+        "", summary="List the rollup rules and their timeseries", openapi_extra=TIMESERIES_LIST
+    )
     async def list_rollups(request: Request) -> Response:
-        """Every ``[[rollups]]`` rule: what it reads, what it makes, its counters, and the names
-        of the timeseries it has written (``available`` is false while its backend is down)."""
+        """Every ``[[rollups]]`` rule of the namespace: what it reads, what it makes, its
+        counters, and the names of the timeseries it has written (``available`` is false
+        while its backend is down)."""
         worker = _worker(request)
 
         async def work() -> dict[str, Any]:
             out = []
-            for rule in worker.rules if worker is not None else ():
+            for rule in _rules(worker, _namespace(request)):
                 entry: dict[str, Any] = {
                     "rule": rule.name,
                     "namespace": rule.namespace,
@@ -207,7 +228,9 @@ def router() -> APIRouter:
 
         return await _answer(work)
 
-    @api.get("/{name:path}/series", summary="Read a range of buckets")
+    @api.get(
+        "/{name:path}/series", summary="Read a range of buckets", openapi_extra=TIMESERIES_READ
+    )
     async def read_series(
         request: Request,
         name: str,
@@ -229,7 +252,7 @@ def router() -> APIRouter:
         to it; neither: ``steps`` buckets ending now (``steps`` defaults to the interval's)."""
 
         async def work() -> dict[str, Any]:
-            chosen, ts = _resolve(_worker(request), name, rule)
+            chosen, ts = _resolve(_worker(request), _namespace(request), name, rule)
             which = _interval(chosen, interval)
             first, last = _seconds(start, "start"), _seconds(end, "end")
             if steps is not None and not 1 <= steps <= _MAX_STEPS:
@@ -246,7 +269,7 @@ def router() -> APIRouter:
 
         return await _answer(work)
 
-    @api.get("/{name:path}", summary="Read one bucket")
+    @api.get("/{name:path}", summary="Read one bucket", openapi_extra=TIMESERIES_READ)
     async def read_bucket(
         request: Request,
         name: str,
@@ -262,7 +285,7 @@ def router() -> APIRouter:
         interval unless ``condense``."""
 
         async def work() -> dict[str, Any]:
-            chosen, ts = _resolve(_worker(request), name, rule)
+            chosen, ts = _resolve(_worker(request), _namespace(request), name, rule)
             which = _interval(chosen, interval)
             at = _seconds(timestamp, "timestamp")
             how = _transform(transform)

@@ -3,10 +3,22 @@
 Per-shard sequence numbers come from ``UPDATE aion_shards … RETURNING``, whose row lock is
 held until commit, so concurrent writers (several server processes) commit sequence numbers
 in order and lose nothing. Reads page by key on pooled connections, so results stream.
+
+A lost connection (PostgreSQL down or restarting, the network cut) opens a breaker
+(``aion.storage.outages``): requests fail at once with ``BackendUnavailable`` instead of each
+waiting ``timeout`` seconds for a pooled connection, while one task tries to connect right away
+and then every ``reconnect_interval`` seconds. When that first try fails, the server is down:
+the pool is dropped, and a fresh one is made as soon as PostgreSQL answers again (the pool's
+own reconnection backs off 1, 2, 4 … s, so service came back long after the database did).
+When it succeeds, only a connection was lost: the pool's idle connections are checked and
+requests flow again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -16,9 +28,16 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from aion.core.events import EventPage, EventRecord
 from aion.errors import BackendUnavailable
 from aion.storage.batches import BatchIds, prune_sql, record_sql
+from aion.storage.outages import RECONNECT_INTERVAL_SECONDS, Breaker, WriteFailures
 from aion.storage.paging import keyset_pages
 from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
-from aion.storage.schema import EVENTS_TABLE, POSTGRES_DDL, SHARDS_TABLE, STREAMS_TABLE
+from aion.storage.schema import (
+    EVENTS_TABLE,
+    POSTGRES_DDL,
+    SHARDS_TABLE,
+    STREAMS_TABLE,
+    WRITE_PROBE_TABLE,
+)
 
 __all__ = ["PostgresEventStore"]
 
@@ -27,60 +46,136 @@ _PAGE = 5000
 _RECORD_BATCH = record_sql("%s")
 _PRUNE_BATCHES = prune_sql("%s")
 _Conn = psycopg.AsyncConnection[Any]
+_PROBE_CONNECT_TIMEOUT = 2  # seconds; libpq's least
+_POOL_CLOSE_TIMEOUT = 1.0
+_PROBE_BYTES = 8192
+# SQLSTATEs of a connection that is gone: class 08 (connection exception), the server shutting
+# down or crashed (57P01, 57P02) or still starting (57P03). Client-side failures have none.
+_LOST_CONNECTION = ("08", "57P01", "57P02", "57P03")
+_DISK_FULL = "53100"
 
 
 class PostgresEventStore:
     """Events in PostgreSQL tables ``aion_streams``, ``aion_shards`` and ``aion_events``."""
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 8, timeout: float = 5.0):
+    def __init__(
+        self,
+        url: str,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 5.0,
+        reconnect_interval: float = RECONNECT_INTERVAL_SECONDS,
+    ):
         self.url = url.replace("postgres://", "postgresql://", 1)
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Conn] | None = None
         self._batch_ids = BatchIds()
+        self._schema_ready = False
+        self._opening = asyncio.Lock()
+        self.breaker = Breaker("postgresql", self._reconnect, reconnect_interval)
+        """Open while PostgreSQL is unreachable; requests then fail at once."""
+        self._writes = WriteFailures("postgresql")
 
     async def open(self) -> None:
-        if self._pool is not None:
-            return
+        """Connect; when PostgreSQL is down, raise ``BackendUnavailable`` and keep trying in
+        the background (requests fail at once meanwhile)."""
+        async with self._opening:  # one pool, however many requests find none
+            if self._pool is not None:
+                return
+            self.breaker.check()
+            try:
+                await self._connect()
+            except BackendUnavailable as exc:
+                self.breaker.trip(str(exc).split(": ", 1)[-1])  # without "backend … unavailable"
+                raise
+
+    async def _connect(self) -> None:
+        """Make the pool, once PostgreSQL answers, and the tables the first time."""
+        # A lone connection first: it fails at once when the server refuses, where the pool
+        # would retry until its timeout.
+        await self._probe()
         pool: AsyncConnectionPool[_Conn] = AsyncConnectionPool(
             self.url,
             min_size=self._min_size,
             max_size=self._max_size,
             timeout=self._timeout,
             open=False,
-            kwargs={"autocommit": False},
+            kwargs={"autocommit": False, "connect_timeout": max(2, round(self._timeout))},
         )
         try:
-            # A probe fails at once when the server refuses; the pool would retry until its
-            # timeout, making every request to a down database wait that long.
-            probe = await psycopg.AsyncConnection.connect(
-                self.url, connect_timeout=max(1, round(self._timeout))
-            )
-            await probe.close()
             await pool.open(wait=True, timeout=self._timeout)
-            async with pool.connection() as conn:
-                await conn.execute(POSTGRES_DDL)
-        except (psycopg.Error, PoolTimeout) as exc:
+            if not self._schema_ready:  # not again on each reconnection: DDL takes locks
+                async with pool.connection() as conn:
+                    await conn.execute(POSTGRES_DDL)
+        except BaseException as exc:  # cancelled too (the store closing): no pool left open
             await pool.close()
-            raise BackendUnavailable("postgresql", f"cannot connect: {exc}") from exc
+            if isinstance(exc, psycopg.Error):
+                raise BackendUnavailable("postgresql", f"cannot connect: {_message(exc)}") from exc
+            raise
+        self._schema_ready = True
         self._pool = pool
 
+    async def _probe(self) -> None:
+        """One connection, closed at once: raises ``BackendUnavailable`` when it fails."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, connect_timeout=_PROBE_CONNECT_TIMEOUT
+            )
+        except psycopg.Error as exc:
+            raise BackendUnavailable("postgresql", f"cannot connect: {_message(exc)}") from exc
+        await conn.close()
+
+    async def _reconnect(self) -> None:
+        """One attempt of the breaker's: returns once requests can flow again."""
+        pool = self._pool
+        if pool is None:
+            await self._connect()
+            return
+        try:
+            await self._probe()
+        except BackendUnavailable:
+            # Down indeed: drop the pool, so that its reconnection backoff (1, 2, 4 … s) does
+            # not decide when service resumes; a fresh one is made when PostgreSQL answers.
+            self._pool = None
+            await pool.close(timeout=_POOL_CLOSE_TIMEOUT)
+            raise
+        # PostgreSQL answers: one connection was lost, not the server. Replace the idle
+        # connections that broke with it before requests flow again.
+        await pool.check()
+
     async def close(self) -> None:
+        await self.breaker.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
 
-    async def run(self, job: Callable[[_Conn], Awaitable[T]]) -> T:
-        """Run ``job`` in one transaction on a pooled connection, mapping driver errors."""
+    async def run(self, job: Callable[[_Conn], Awaitable[T]], *, write: bool = False) -> T:
+        """Run ``job`` in one transaction on a pooled connection, mapping driver errors.
+
+        Fails at once while the breaker is open. A lost connection opens it; any other
+        failure of a ``write`` job (a full disk) is remembered for readiness until a write
+        succeeds."""
+        self.breaker.check()
         if self._pool is None:
-            await self.open()  # a server started while PostgreSQL was down connects on use
-        assert self._pool is not None
+            await self.open()  # never opened, or closed: connect now
+        pool = self._pool
+        assert pool is not None
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                return await job(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise BackendUnavailable("postgresql", str(exc).strip() or type(exc).__name__) from exc
+            async with pool.connection() as conn, conn.transaction():
+                result = await job(conn)
+        except psycopg.OperationalError as exc:
+            message = _message(exc)
+            if _lost_connection(exc):
+                if pool is self._pool:  # not a pool that an earlier outage already dropped
+                    self.breaker.trip(message)
+            elif write:
+                self._writes.failed("disk full" if exc.sqlstate == _DISK_FULL else message)
+            raise BackendUnavailable("postgresql", message) from exc
+        if write:
+            self._writes.succeeded()
+        return result
 
     @staticmethod
     async def stream_id(conn: _Conn, namespace: str, stream: str, create: bool) -> int | None:
@@ -143,7 +238,7 @@ class PostgresEventStore:
                     await copy.write_row(row)
             return len(page)
 
-        return await self.run(job)
+        return await self.run(job, write=True)
 
     async def retrieve(
         self,
@@ -196,7 +291,7 @@ class PostgresEventStore:
             )
             return cur.rowcount
 
-        return await self.run(job)
+        return await self.run(job, write=True)
 
     async def list_streams(self, namespace: str) -> list[str]:
         async def job(conn: _Conn) -> list[str]:
@@ -218,3 +313,30 @@ class PostgresEventStore:
             return await self.run(job)
         except BackendUnavailable:
             return False
+
+    async def write_problem(self) -> str | None:
+        if self._writes.problem is not None:
+            with contextlib.suppress(BackendUnavailable, psycopg.Error):
+                await self.run(_probe_write, write=True)  # success clears the problem
+        return self._writes.problem
+
+
+async def _probe_write(conn: _Conn) -> None:
+    """A small committed write that needs room in a table, as a put does; the table stays
+    empty. Random bytes, so that compression cannot make the row small."""
+    await conn.execute(f"INSERT INTO {WRITE_PROBE_TABLE} VALUES (%s)", (os.urandom(_PROBE_BYTES),))
+    await conn.execute(f"DELETE FROM {WRITE_PROBE_TABLE}")
+
+
+def _lost_connection(exc: psycopg.OperationalError) -> bool:
+    """Whether ``exc`` says the connection (or the server) is gone, not that a statement
+    failed on a working connection."""
+    if isinstance(exc, PoolTimeout):
+        return True  # no connection could be had in time
+    state = exc.sqlstate
+    return state is None or state.startswith(_LOST_CONNECTION)
+
+
+def _message(exc: psycopg.Error) -> str:
+    """The first line of a driver error (libpq adds hints on the next ones)."""
+    return str(exc).strip().split("\n", 1)[0] or type(exc).__name__

@@ -5,6 +5,10 @@ the shards' ``aion_shards`` row locks (``UPDATE … RETURNING``, shards in ascen
 writers cannot deadlock) and COPY the rows in; the locks are held to commit, so the sequence
 numbers of a shard become visible in order. Leases and checkpoints change with
 ``INSERT … ON CONFLICT … WHERE`` statements, which are compare-and-set in one round trip.
+
+A read fetches pages whose stored payloads add up to about what its byte budget has left (a
+window sum over ``octet_length``, which PostgreSQL answers without loading the values), so the
+rows past the budget never leave the server; records of a few KiB come in one page.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 import psycopg
 
 from aion.core.streamlog import (
+    MAX_READ_BYTES,
     AppendRecord,
     Lease,
     Position,
     PositionKind,
     ReadResult,
+    StoredRecord,
     StreamDescription,
     check_new_stream,
     check_records,
@@ -29,7 +35,10 @@ from aion.core.streamlog import (
     start_after,
 )
 from aion.core.streamlog_rules import (
+    ReadBudget,
     StreamInfoCache,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard_count,
     granted_lease,
@@ -53,9 +62,9 @@ from aion.storage.sql_streams import (
     LongPoll,
     StaleStream,
     StreamRow,
-    decode_rows,
     encode_records,
     fresh_retry,
+    take_rows,
     trim_key,
 )
 
@@ -93,7 +102,7 @@ async def _bounds(conn: _Conn, sid: int, shard: int) -> tuple[int, int]:
 
 
 async def _first_read(
-    conn: _Conn, *, sid: int, shard: int, position: Position, limit: int
+    conn: _Conn, *, sid: int, shard: int, position: Position, limit: int, max_bytes: int
 ) -> tuple[int, ReadResult]:
     """Where a read starts (the sequence it goes past) and its first records."""
     trimmed, last = await _bounds(conn, sid, shard)
@@ -107,20 +116,62 @@ async def _first_read(
         bound = last if row is None else int(row[0]) - 1
     else:
         bound = start_after(position, trimmed, last)
-    return bound, await _fetch(conn, sid, shard, bound, limit)
+    return bound, await _fetch(conn, sid, shard, bound, limit, max_bytes)
 
 
-async def _fetch(conn: _Conn, sid: int, shard: int, bound: int, limit: int) -> ReadResult:
-    cur = await conn.execute(
-        f"SELECT seq, partition_key, payload, time, kind FROM {EVENTS_TABLE} "
-        "WHERE stream_id = %s AND shard = %s AND seq > %s ORDER BY seq LIMIT %s",
-        (sid, shard, bound, limit),
-        binary=True,
-    )
-    rows = await cur.fetchall()
-    if not rows:
+# The rows after ``after`` whose stored payloads before them add up to less than the budget:
+# every row the budget could take, plus at most one. ``octet_length`` reads the size of a
+# TOASTed value without loading it.
+_PAGE = (
+    "SELECT seq, partition_key, payload, time, kind FROM ("
+    " SELECT seq, partition_key, payload, time, kind, octet_length(payload) AS size,"
+    "  SUM(octet_length(payload)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto"
+    f" FROM {EVENTS_TABLE} WHERE stream_id = %(s)s AND shard = %(h)s AND seq > %(a)s"
+    " ORDER BY seq LIMIT %(n)s"
+    ") page WHERE upto - size < %(b)s ORDER BY seq"
+)
+
+# A later page of the same read stops, instead, when the rows up to ``after`` are gone: a
+# trim ran between two pages (each statement sees its own snapshot), and rows it removed
+# past ``after`` would otherwise be skipped without a word. The next read then reports them.
+_LATER_PAGE = _PAGE.replace(
+    "seq > %(a)s",
+    f"seq > %(a)s AND (SELECT MIN(seq) FROM {EVENTS_TABLE}"
+    " WHERE stream_id = %(s)s AND shard = %(h)s) <= %(a)s",
+)
+
+
+async def _take(
+    conn: _Conn, sid: int, shard: int, bound: int, limit: int, max_bytes: int
+) -> list[StoredRecord]:
+    """The records after ``bound`` that fit ``limit`` and ``max_bytes``, page by page."""
+    budget = ReadBudget(limit, max_bytes)
+    records: list[StoredRecord] = []
+    after = bound
+    while True:
+        asked = budget.bytes_left
+        wanted = budget.records_left
+        cur = await conn.execute(
+            _LATER_PAGE if records else _PAGE,
+            {"s": sid, "h": shard, "a": after, "n": wanted, "b": asked},
+            binary=True,
+        )
+        rows = await cur.fetchall()
+        page, stopped = take_rows(shard, rows, budget)
+        records += page
+        # The page ended at the byte sum, not at the last row: more rows may still fit.
+        cut = len(rows) < wanted and sum(len(r[2]) for r in rows) >= asked
+        if stopped or not cut or not page:
+            return records
+        after = page[-1].sequence
+
+
+async def _fetch(
+    conn: _Conn, sid: int, shard: int, bound: int, limit: int, max_bytes: int
+) -> ReadResult:
+    records = await _take(conn, sid, shard, bound, limit, max_bytes)
+    if not records:
         return read_result([], bound, None)
-    records = decode_rows(shard, rows)
     cur = await conn.execute(
         f"SELECT time FROM {EVENTS_TABLE} WHERE stream_id = %s AND shard = %s "
         "ORDER BY seq DESC LIMIT 1",
@@ -281,13 +332,19 @@ class PostgresStreamLog:
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
-        check_limit(limit)
+        check_limit(limit, max_bytes)
 
         async def attempt() -> tuple[int, int, ReadResult]:
             sid = (await self._infos.shard(namespace, stream, shard)).sid
             first: Callable[[_Conn], Awaitable[tuple[int, ReadResult]]] = functools.partial(
-                _first_read, sid=sid, shard=shard, position=position, limit=limit
+                _first_read,
+                sid=sid,
+                shard=shard,
+                position=position,
+                limit=limit,
+                max_bytes=max_bytes,
             )
             return (sid, *await self.store.run(first))
 
@@ -311,7 +368,7 @@ class PostgresStreamLog:
         await self._long_poll.wait(arrived, wait_seconds)
 
         async def again(conn: _Conn) -> ReadResult:
-            return await _fetch(conn, sid, shard, bound, limit)
+            return await _fetch(conn, sid, shard, bound, limit, max_bytes)
 
         return await self.store.run(again)
 
@@ -350,6 +407,7 @@ class PostgresStreamLog:
         sequence: int,
         expected: int | None = None,
     ) -> bool:
+        check_checkpoint(sequence, expected)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
         sql = (
             f"INSERT INTO {CHECKPOINTS_TABLE} AS c (stream_id, grp, shard, seq) "
@@ -395,6 +453,7 @@ class PostgresStreamLog:
         expires_at: int,
         expected_version: int,
     ) -> Lease | None:
+        check_lease_version(expected_version)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
         lease = granted_lease(shard, owner, expires_at, expected_version)
         # One statement: insert when no lease exists (expected 0), else update only the row

@@ -12,7 +12,15 @@ from typing import Protocol, runtime_checkable
 
 from aion.core.events import EventPage, EventRecord, LinesPage
 
-__all__ = ["EventPage", "EventRecord", "EventStore", "LinesPage", "LinesRetrieval", "flatten"]
+__all__ = [
+    "EventPage",
+    "EventRecord",
+    "EventStore",
+    "LinesPage",
+    "LinesRetrieval",
+    "WriteHealth",
+    "flatten",
+]
 
 
 @runtime_checkable
@@ -81,6 +89,17 @@ class LinesRetrieval(Protocol):
         limit: int | None = None,
     ) -> AsyncIterator[LinesPage]:
         """``retrieve``'s events, each page as one buffer of ``LINE_END``-ended payloads."""
+
+
+@runtime_checkable
+class WriteHealth(Protocol):
+    """An EventStore that knows when its writes fail although it answers (a full disk), so
+    readiness can say so (optional: readiness asks other stores ``is_alive`` only)."""
+
+    async def write_problem(self) -> str | None:
+        """None while writes succeed; else why they fail (e.g. ``disk full``). When the last
+        write failed, a small probe write is tried first, so the answer clears as soon as
+        writes work again even when no client writes."""
 
 
 async def flatten(pages: AsyncIterator[EventPage]) -> AsyncIterator[EventRecord]:

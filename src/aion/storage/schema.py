@@ -9,7 +9,8 @@ written through the EventStore; ``RECORD_KIND`` (1) is a StreamLog record kept a
 event ``{"@time", "@id", "partition_key", "data": base64}`` so the time API can read it too
 and the StreamLog gets the exact bytes back. ``aion_checkpoints`` and ``aion_leases`` hold
 consumer-group state (StreamLog). ``aion_batches`` remembers the shippers' batch ids per stream
-(``aion.storage.batches``).
+(``aion.storage.batches``). ``aion_write_probe`` stays empty: readiness writes a row there and
+deletes it to learn whether writes work again after they failed (a full disk).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "SHARDS_TABLE",
     "SQLITE_DDL",
     "STREAMS_TABLE",
+    "WRITE_PROBE_TABLE",
 ]
 
 STREAMS_TABLE = "aion_streams"
@@ -33,6 +35,7 @@ EVENTS_TABLE = "aion_events"
 CHECKPOINTS_TABLE = "aion_checkpoints"
 LEASES_TABLE = "aion_leases"
 BATCHES_TABLE = "aion_batches"
+WRITE_PROBE_TABLE = "aion_write_probe"
 EVENT_KIND = 0
 RECORD_KIND = 1
 
@@ -87,6 +90,7 @@ CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
     PRIMARY KEY (namespace, stream, batch_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS {BATCHES_TABLE}_stored_at ON {BATCHES_TABLE} (stored_at);
+CREATE TABLE IF NOT EXISTS {WRITE_PROBE_TABLE} (filler BLOB);
 """
 
 POSTGRES_DDL = f"""
@@ -141,4 +145,5 @@ CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
     PRIMARY KEY (namespace, stream, batch_id)
 );
 CREATE INDEX IF NOT EXISTS {BATCHES_TABLE}_stored_at ON {BATCHES_TABLE} (stored_at);
+CREATE TABLE IF NOT EXISTS {WRITE_PROBE_TABLE} (filler BYTEA);
 """

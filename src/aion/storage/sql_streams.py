@@ -1,5 +1,6 @@
 """What the SQLite and PostgreSQL StreamLogs share: a stream's row, the row form of a record,
-and the waiter that makes long-polls wake on an append.
+how a read takes rows within its byte budget, and the waiter that makes long-polls wake on an
+append.
 
 A StreamLog record is one ``aion_events`` row with ``kind = RECORD_KIND``. Its ``payload`` is
 a JSON event, ``{"@time": t, "@id": "<time-uuid>", "partition_key": "...", "data": "<base64>"}``,
@@ -12,7 +13,7 @@ StreamLog with its JSON payload as the record's data and its partition key (or `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ import msgspec
 
 from aion.core.ids import IdMinter, UUIDType, sort_key_for_time
 from aion.core.streamlog import AppendRecord, StoredRecord
-from aion.core.streamlog_rules import retention_cutoff, stream_not_found
+from aion.core.streamlog_rules import ReadBudget, retention_cutoff, stream_not_found
 from aion.storage.schema import RECORD_KIND
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "decode_rows",
     "encode_records",
     "fresh_retry",
+    "take_rows",
     "trim_key",
 ]
 
@@ -128,6 +130,44 @@ def decode_rows(shard: int, rows: Sequence[tuple[Any, ...]]) -> list[StoredRecor
         )
         for seq, pk, payload, t, kind in rows
     ]
+
+
+def take_rows(
+    shard: int, rows: Iterable[tuple[Any, ...]], budget: ReadBudget
+) -> tuple[list[StoredRecord], bool]:
+    """The records of stored rows ``(seq, partition key, payload, time, kind)``, in order, as
+    long as ``budget`` admits them; and whether the budget stopped the read (False: the rows
+    ran out first). ``rows`` should hold no more than the budget's records (the query's LIMIT).
+
+    ``rows`` is pulled lazily (a cursor). Rows are decoded in runs, a run ending once its
+    stored payloads add up to what the budget has left: a record's data is never longer than
+    its payload (the payload holds it, or its base64), so a run cannot hold more than the
+    budget's worth plus one row, and no row after that is ever fetched.
+    """
+    taken: list[StoredRecord] = []
+    run: list[tuple[Any, ...]] = []
+    run_bytes = 0
+    bytes_left = budget.bytes_left
+
+    def admit_run() -> bool:
+        records = decode_rows(shard, run)
+        count = budget.admit_many([len(r.data) for r in records])
+        taken.extend(records[:count])
+        run.clear()
+        return count == len(records) and not budget.full
+
+    add = run.append
+    for row in rows:
+        add(row)
+        run_bytes += len(row[2])
+        if run_bytes >= bytes_left:
+            if not admit_run():
+                return taken, True
+            run_bytes = 0
+            bytes_left = budget.bytes_left
+    if run and not admit_run():
+        return taken, True
+    return taken, budget.full
 
 
 class LongPoll:

@@ -6,13 +6,15 @@ is acknowledged only after its commit. Each write runs in its own savepoint, so 
 request does not undo the others. Reads run on their own read-only connections in a thread
 pool, a page at a time, so nothing blocking runs on the event loop and results stream out.
 Several processes may share one file: SQLite's locks serialise their writers
-(``BEGIN IMMEDIATE`` with a busy timeout).
+(``BEGIN IMMEDIATE`` with a busy timeout). A write that fails for a reason of SQLite's (a full
+disk) is remembered until a write succeeds, so readiness can say so (``write_problem``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import itertools
 import logging
@@ -26,9 +28,16 @@ from typing import Any, TypeVar
 from aion.core.events import LINE_END, EventPage, EventRecord, LinesPage
 from aion.errors import BackendUnavailable
 from aion.storage.batches import BatchIds, prune_sql, record_sql
+from aion.storage.outages import WriteFailures
 from aion.storage.paging import KeyedPage, keyset_pages
 from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
-from aion.storage.schema import EVENTS_TABLE, SHARDS_TABLE, SQLITE_DDL, STREAMS_TABLE
+from aion.storage.schema import (
+    EVENTS_TABLE,
+    SHARDS_TABLE,
+    SQLITE_DDL,
+    STREAMS_TABLE,
+    WRITE_PROBE_TABLE,
+)
 from aion.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["SQLiteEventStore"]
@@ -41,6 +50,7 @@ _RECORD_BATCH = record_sql("?")
 _PRUNE_BATCHES = prune_sql("?")
 _MAX_GROUP = 256
 _BUSY_TIMEOUT_MS = 30_000
+_PROBE_BYTES = 8192  # a write probe needs new pages, as a put does
 
 
 class _Writer(threading.Thread):
@@ -132,6 +142,10 @@ class _Writer(threading.Thread):
                     outcomes.append((future, True, job(conn)))
                     conn.execute("RELEASE job")
                 except Exception as exc:  # one failing request must not undo the others
+                    if not conn.in_transaction:
+                        # SQLite rolled the whole transaction back itself (a full disk, an I/O
+                        # error): the group is undone and fails with this job's error.
+                        raise
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     outcomes.append((future, False, exc))
@@ -223,6 +237,7 @@ class SQLiteEventStore:
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._batch_ids = BatchIds()
+        self._writes = WriteFailures("sqlite")
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -260,9 +275,12 @@ class SQLiteEventStore:
         if self._writer is None:
             raise BackendUnavailable("sqlite", "the store is not open")
         try:
-            return await asyncio.wrap_future(self._writer.submit(job))
+            result = await asyncio.wrap_future(self._writer.submit(job))
         except sqlite3.OperationalError as exc:
+            self._writes.failed(_write_problem(exc))
             raise BackendUnavailable("sqlite", str(exc)) from exc
+        self._writes.succeeded()
+        return result
 
     async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on a pooled read-only connection."""
@@ -452,3 +470,24 @@ class SQLiteEventStore:
         except BackendUnavailable:
             return False
         return True
+
+    async def write_problem(self) -> str | None:
+        if self._writes.problem is not None:
+            with contextlib.suppress(BackendUnavailable):
+                await self.write(_probe_write)  # success clears the problem
+        return self._writes.problem
+
+
+def _write_problem(exc: sqlite3.OperationalError) -> str:
+    """What a failed write says about the store (a full disk is SQLITE_FULL, as is a file at
+    its ``max_page_count``)."""
+    if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL":
+        return "disk full"
+    return str(exc)
+
+
+def _probe_write(conn: sqlite3.Connection) -> None:
+    """A small write that needs free pages, as a put does, committed with the writer's next
+    group; it leaves the table empty."""
+    conn.execute(f"INSERT INTO {WRITE_PROBE_TABLE} VALUES (zeroblob(?))", (_PROBE_BYTES,))
+    conn.execute(f"DELETE FROM {WRITE_PROBE_TABLE}")

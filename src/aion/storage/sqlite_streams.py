@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aion.core.streamlog import (
+    MAX_READ_BYTES,
     AppendRecord,
     Lease,
     Position,
@@ -28,7 +29,10 @@ from aion.core.streamlog import (
     start_after,
 )
 from aion.core.streamlog_rules import (
+    ReadBudget,
     StreamInfoCache,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard_count,
     checkpoint_matches,
@@ -52,9 +56,9 @@ from aion.storage.sql_streams import (
     LongPoll,
     StaleStream,
     StreamRow,
-    decode_rows,
     encode_records,
     fresh_retry,
+    take_rows,
     trim_key,
 )
 from aion.storage.sqlite import SQLiteEventStore
@@ -232,13 +236,19 @@ class SQLiteStreamLog:
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
-        check_limit(limit)
+        check_limit(limit, max_bytes)
 
         async def attempt() -> tuple[int, int, ReadResult]:
             sid = (await self._infos.shard(namespace, stream, shard)).sid
             first: Callable[[sqlite3.Connection], tuple[int, ReadResult]] = functools.partial(
-                _first_read, sid=sid, shard=shard, position=position, limit=limit
+                _first_read,
+                sid=sid,
+                shard=shard,
+                position=position,
+                limit=limit,
+                max_bytes=max_bytes,
             )
             return (sid, *await self.store.read(first))
 
@@ -254,7 +264,7 @@ class SQLiteStreamLog:
             return row is not None and int(row[0]) > bound
 
         await self._long_poll.wait(arrived, wait_seconds)
-        return await self.store.read(lambda c: _fetch(c, sid, shard, bound, limit))
+        return await self.store.read(lambda c: _fetch(c, sid, shard, bound, limit, max_bytes))
 
     async def trim(self, namespace: str, stream: str) -> int:
         found = await self._infos.stream(namespace, stream)
@@ -283,6 +293,7 @@ class SQLiteStreamLog:
         sequence: int,
         expected: int | None = None,
     ) -> bool:
+        check_checkpoint(sequence, expected)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
 
         def job(conn: sqlite3.Connection) -> bool:
@@ -322,6 +333,7 @@ class SQLiteStreamLog:
         expires_at: int,
         expected_version: int,
     ) -> Lease | None:
+        check_lease_version(expected_version)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
 
         def job(conn: sqlite3.Connection) -> Lease | None:
@@ -346,7 +358,13 @@ class SQLiteStreamLog:
 
 
 def _first_read(
-    conn: sqlite3.Connection, *, sid: int, shard: int, position: Position, limit: int
+    conn: sqlite3.Connection,
+    *,
+    sid: int,
+    shard: int,
+    position: Position,
+    limit: int,
+    max_bytes: int,
 ) -> tuple[int, ReadResult]:
     """Where a read starts (the sequence it goes past) and its first records."""
     trimmed, last = _bounds(conn, sid, shard)
@@ -359,23 +377,30 @@ def _first_read(
         bound = last if row is None else int(row[0]) - 1
     else:
         bound = start_after(position, trimmed, last)
-    return bound, _fetch(conn, sid, shard, bound, limit)
+    return bound, _fetch(conn, sid, shard, bound, limit, max_bytes)
 
 
-def _fetch(conn: sqlite3.Connection, sid: int, shard: int, bound: int, limit: int) -> ReadResult:
-    rows = conn.execute(
+def _fetch(
+    conn: sqlite3.Connection, sid: int, shard: int, bound: int, limit: int, max_bytes: int
+) -> ReadResult:
+    cursor = conn.execute(
         f"SELECT seq, partition_key, payload, time, kind FROM {EVENTS_TABLE} "
         "WHERE stream_id = ? AND shard = ? AND seq > ? ORDER BY seq LIMIT ?",
         (sid, shard, bound, limit),
-    ).fetchall()
-    if not rows:
+    )
+    try:
+        # The cursor steps lazily: rows past the byte budget are never read from the file.
+        records, _ = take_rows(shard, cursor, ReadBudget(limit, max_bytes))
+    finally:
+        cursor.close()  # ends the statement, and with it the read snapshot
+    if not records:
         return read_result([], bound, None)
     newest = conn.execute(
         f"SELECT time FROM {EVENTS_TABLE} WHERE stream_id = ? AND shard = ? "
         "ORDER BY seq DESC LIMIT 1",
         (sid, shard),
     ).fetchone()
-    return read_result(decode_rows(shard, rows), bound, int(newest[0]))
+    return read_result(records, bound, int(newest[0]))
 
 
 def _add_kind_column(conn: sqlite3.Connection) -> None:

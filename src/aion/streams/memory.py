@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aion.core.streamlog import (
+    MAX_READ_BYTES,
     AppendRecord,
     Lease,
     Position,
@@ -26,6 +27,9 @@ from aion.core.streamlog import (
     start_after,
 )
 from aion.core.streamlog_rules import (
+    ReadBudget,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard,
     check_shard_count,
@@ -158,8 +162,9 @@ class MemoryStreamLog:
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
-        check_limit(limit)
+        check_limit(limit, max_bytes)
         sh = self._shard(namespace, stream, shard)
         bound = self._bound(sh, position)
         loop = asyncio.get_running_loop()
@@ -172,7 +177,9 @@ class MemoryStreamLog:
             finally:
                 self._waiters.discard(waiter)
         i = bisect.bisect_right(sh.sequences, bound)
+        # The slice copies references only; the records' bytes are shared, not copied.
         got = sh.records[i : i + limit]
+        got = got[: ReadBudget(limit, max_bytes).admit_many([len(r.data) for r in got])]
         return read_result(got, bound, sh.records[-1].arrival_time if got else None)
 
     async def trim(self, namespace: str, stream: str) -> int:
@@ -202,6 +209,7 @@ class MemoryStreamLog:
         sequence: int,
         expected: int | None = None,
     ) -> bool:
+        check_checkpoint(sequence, expected)
         self._shard(namespace, stream, shard)
         held = self._stream(namespace, stream).checkpoints.setdefault(group, {})
         if not checkpoint_matches(held.get(shard, 0), expected):
@@ -222,6 +230,7 @@ class MemoryStreamLog:
         expires_at: int,
         expected_version: int,
     ) -> Lease | None:
+        check_lease_version(expected_version)
         self._shard(namespace, stream, shard)
         held = self._stream(namespace, stream).leases.setdefault(group, {})
         current = held.get(shard)

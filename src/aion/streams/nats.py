@@ -14,6 +14,8 @@ call raises BackendUnavailable; a retry may then store those twice (at-least-onc
 
 Reads use ephemeral pull consumers (no acks, filtered to the shard's subject) kept per shard
 while the reader goes on from where the last read ended, so sequential reads cost one fetch.
+Each fetch carries the read's byte budget (see :mod:`aion.streams.nats_pull`); a message
+fetched past it waits on the consumer for the next read.
 Checkpoints and leases live in a key-value bucket per stream, with compare-and-set on the
 bucket's revisions.
 """
@@ -24,8 +26,9 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
@@ -38,6 +41,7 @@ from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from aion.core.streamlog import (
+    MAX_READ_BYTES,
     AppendRecord,
     Lease,
     Position,
@@ -52,7 +56,10 @@ from aion.core.streamlog import (
     start_after,
 )
 from aion.core.streamlog_rules import (
+    ReadBudget,
     StreamInfoCache,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard_count,
     checkpoint_matches,
@@ -66,6 +73,7 @@ from aion.core.streamlog_rules import (
 )
 from aion.core.time import datetime_to_kronos_time, kronos_time_to_datetime
 from aion.errors import BackendUnavailable
+from aion.streams.nats_pull import PullConsumer
 from aion.streams.registry import url_options
 
 __all__ = ["NatsStreamLog"]
@@ -74,6 +82,8 @@ _KEY_HEADER = "Aion-Key"
 _META_NS = "aion_namespace"
 _META_STREAM = "aion_stream"
 _META_SHARDS = "aion_shards"
+_INACTIVE_SECONDS = 60.0
+"""JetStream drops a read's consumer after this long without a pull request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +95,18 @@ class _Info:
 
 @dataclass(slots=True)
 class _Cursor:
-    subscription: JetStreamContext.PullSubscription
+    """A shard's consumer, the sequence its reads have reached, when it last pulled
+    (``time.monotonic``), and messages it pulled past a read's budget (the next read's first)."""
+
+    consumer: PullConsumer
     bound: int
+    used_at: float
+    held: list[Any] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server surely still has the consumer (it drops idle ones)."""
+        return time.monotonic() - self.used_at < _INACTIVE_SECONDS / 2
 
 
 class NatsStreamLog:
@@ -139,11 +159,22 @@ class NatsStreamLog:
         cursors, self._cursors = self._cursors, {}
         for cursor in cursors.values():
             with contextlib.suppress(Exception):
-                await cursor.subscription.unsubscribe()
+                await cursor.consumer.close()
         self._js = None
         if self._owns_client and self._nc is not None:
             await self._nc.close()
             self._nc = None
+
+    async def is_alive(self) -> bool:
+        """Whether the client is connected and JetStream answers now (readiness asks)."""
+        if self._js is None or self._nc is None or not self._nc.is_connected:
+            return False
+        try:
+            with self._mapped():
+                await self._js.account_info()
+        except BackendUnavailable:
+            return False
+        return True
 
     @property
     def js(self) -> JetStreamContext:
@@ -217,7 +248,7 @@ class NatsStreamLog:
         found = await self._infos.stream(namespace, stream)
         for key in [k for k in self._cursors if k[0] == found.name]:
             with contextlib.suppress(Exception):
-                await self._cursors.pop(key).subscription.unsubscribe()
+                await self._cursors.pop(key).consumer.close()
         with self._mapped():
             await self.js.delete_stream(found.name)
             with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -268,8 +299,9 @@ class NatsStreamLog:
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
-        check_limit(limit)
+        check_limit(limit, max_bytes)
         found = await self._infos.shard(namespace, stream, shard)
         trimmed, last, last_time = await self._bounds(found.name, shard)
         if position.kind is PositionKind.AT_TIMESTAMP:
@@ -278,10 +310,11 @@ class NatsStreamLog:
             bound, start_time = start_after(position, trimmed, last), None
         cursor = await self._cursor(found.name, shard, bound, start_time)
         try:
-            messages = await self._fetch(cursor, limit, wait_seconds)
+            with self._mapped():
+                messages = await self._take(cursor, ReadBudget(limit, max_bytes), wait_seconds)
         except BaseException:
             with contextlib.suppress(Exception):
-                await cursor.subscription.unsubscribe()
+                await cursor.consumer.close()
             raise
         records = [_record_of(shard, m) for m in messages]
         if records:
@@ -295,15 +328,15 @@ class NatsStreamLog:
 
     async def _cursor(self, name: str, shard: int, bound: int | None, at: int | None) -> _Cursor:
         cached = self._cursors.pop((name, shard), None)
-        if cached is not None and bound is not None and cached.bound == bound:
+        if cached is not None and bound is not None and cached.bound == bound and cached.alive:
             return cached
         if cached is not None:
             with contextlib.suppress(Exception):
-                await cached.subscription.unsubscribe()
+                await cached.consumer.close()
         config = api.ConsumerConfig(
             ack_policy=api.AckPolicy.NONE,
             filter_subject=self._subject(name, shard),
-            inactive_threshold=60.0,
+            inactive_threshold=_INACTIVE_SECONDS,
             mem_storage=True,
         )
         if at is not None:
@@ -314,10 +347,8 @@ class NatsStreamLog:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = bound + 1
         with self._mapped():
-            subscription = await self.js.pull_subscribe(
-                self._subject(name, shard), stream=name, config=config
-            )
-        return _Cursor(subscription, bound if bound is not None else 0)
+            consumer = await PullConsumer.create(self._nc, self.js, name, config)
+        return _Cursor(consumer, bound if bound is not None else 0, time.monotonic())
 
     async def _keep(self, name: str, shard: int, cursor: _Cursor) -> None:
         replaced = self._cursors.pop((name, shard), None)
@@ -325,15 +356,43 @@ class NatsStreamLog:
         if replaced is not None and replaced is not cursor:
             # Another read of the same shard ran concurrently; drop its consumer.
             with contextlib.suppress(Exception):
-                await replaced.subscription.unsubscribe()
+                await replaced.consumer.close()
 
-    async def _fetch(self, cursor: _Cursor, limit: int, wait_seconds: float) -> list[Any]:
-        # A fetch answers at once with what is there (no_wait); waiting is only for long-polls.
-        with self._mapped():
-            try:
-                return list(await cursor.subscription.fetch(limit, timeout=max(wait_seconds, 0.05)))
-            except (TimeoutError, nats.errors.TimeoutError):
-                return []
+    async def _take(self, cursor: _Cursor, budget: ReadBudget, wait_seconds: float) -> list[Any]:
+        """The cursor's next messages within ``budget``: first those it holds from the last
+        read, then pulled ones. Without any, wait up to ``wait_seconds`` for the first."""
+        taken: list[Any] = []
+
+        def admit(messages: list[Any]) -> bool:
+            """Take ``messages`` in order while they fit; hold back the rest (False)."""
+            for i, message in enumerate(messages):
+                if not budget.admit(len(message.data)):
+                    cursor.held = messages[i:]
+                    return False
+                taken.append(message)
+            return True
+
+        held, cursor.held = cursor.held, []
+        waited = wait_seconds <= 0
+        fits = admit(held)
+        while fits and not budget.full:
+            asked = budget.records_left
+            pulled = await cursor.consumer.pull(asked, budget.bytes_left, 0)
+            fits = admit(pulled.messages)
+            if not fits:
+                break
+            if pulled.over_bytes:
+                # JetStream counts subjects and headers too: the next message may still fit.
+                alone = await cursor.consumer.pull(1, None, 0)
+                fits = bool(alone.messages) and admit(alone.messages)
+            elif len(pulled.messages) < asked:  # nothing more in the shard for now
+                if taken or waited:
+                    break
+                waited = True
+                first = await cursor.consumer.pull(1, None, wait_seconds)
+                fits = bool(first.messages) and admit(first.messages)
+        cursor.used_at = time.monotonic()
+        return taken
 
     async def trim(self, namespace: str, stream: str) -> int:
         await self._infos.stream(namespace, stream)
@@ -393,6 +452,7 @@ class NatsStreamLog:
         sequence: int,
         expected: int | None = None,
     ) -> bool:
+        check_checkpoint(sequence, expected)
         found = await self._infos.shard(namespace, stream, shard)
         bucket = await self._bucket(found.name)
         key = self._group_key("c", group, shard)
@@ -425,6 +485,7 @@ class NatsStreamLog:
         expires_at: int,
         expected_version: int,
     ) -> Lease | None:
+        check_lease_version(expected_version)
         found = await self._infos.shard(namespace, stream, shard)
         bucket = await self._bucket(found.name)
         key = self._group_key("l", group, shard)

@@ -10,7 +10,11 @@ from __future__ import annotations
 from aion.core.streamlog import (
     LATEST,
     MAX_PARTITION_KEY_LENGTH,
+    MAX_READ_BYTES,
     MAX_RECORD_BYTES,
+    MAX_RETENTION_SECONDS,
+    MAX_SEQUENCE,
+    MAX_TIMESTAMP,
     TRIM_HORIZON,
     AppendRecord,
     Lease,
@@ -33,7 +37,11 @@ from aion.core.streamlog import (
 __all__ = [
     "LATEST",
     "MAX_PARTITION_KEY_LENGTH",
+    "MAX_READ_BYTES",
     "MAX_RECORD_BYTES",
+    "MAX_RETENTION_SECONDS",
+    "MAX_SEQUENCE",
+    "MAX_TIMESTAMP",
     "TRIM_HORIZON",
     "AppendRecord",
     "Lease",

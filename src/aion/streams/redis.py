@@ -3,8 +3,9 @@
 Sequence numbers are the Redis entry ids ``<ms>-<n>`` read as ``ms * 1_000_000 + n``: they
 increase per shard as the ids do, fit in 64 bits until the year 2262, and carry the arrival
 time (to the millisecond). A shard would need a million appends within one millisecond to
-break the mapping. Appends go out as one MULTI/EXEC pipeline of XADDs, so a batch is all or
-none; reads are one pipelined round trip, and long-polls are ``XREAD BLOCK``.
+break the mapping. Appends go out as one script of XADDs, so a batch is all or none; reads
+are one script call that pages through ``XRANGE`` until the read's byte budget is spent (so
+Redis never gathers more than the budget and a page), and long-polls wait with ``XREAD BLOCK``.
 
 Trimming (``XTRIM MINID``) runs in a Lua script that first notes the id of the last entry it
 removes, so the trim mark is exact (Redis itself does not record it for XTRIM).
@@ -32,6 +33,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from aion.core.streamlog import (
+    MAX_READ_BYTES,
+    MAX_RECORD_BYTES,
     AppendRecord,
     Lease,
     Position,
@@ -47,6 +50,8 @@ from aion.core.streamlog import (
 from aion.core.streamlog_rules import (
     ShardBounds,
     StreamInfoCache,
+    check_checkpoint,
+    check_lease_version,
     check_limit,
     check_shard_count,
     granted_lease,
@@ -84,26 +89,40 @@ end
 return table.concat(ids, ' ')
 """
 
-# KEYS: shard stream, trim marks; ARGV: shard, start ('' reads nothing), count. The entries
-# come back as three strings (ids, "key-length data-length" pairs, the bytes end to end) so
-# redis-py parses five replies per read, not a nested reply per record.
+# KEYS: shard stream, trim marks; ARGV: shard, start ('' reads nothing), count, max bytes,
+# the largest a record can be. XRANGE goes page by page, a page holding no more records than
+# the bytes left could take were each as large as a record can be, plus one: however large
+# the records, Redis never gathers much more than the budget (and a page of XRANGE costs
+# next to nothing). The budget follows ReadBudget: the first record always goes in, then
+# records while their data fits. The entries come back as three strings (ids, "key-length
+# data-length" pairs, the bytes end to end) so redis-py parses five replies per read, not a
+# nested reply per record.
 _READ = """
 local mark = redis.call('HGET', KEYS[2], ARGV[1]) or ''
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local last = ''
 if #newest > 0 then last = newest[1][1] end
 local ids, lens, body = {}, {}, {}
-if ARGV[2] ~= '' then
-  for _, e in ipairs(redis.call('XRANGE', KEYS[1], ARGV[2], '+', 'COUNT', ARGV[3])) do
+local want, left, largest = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local from, n, done = ARGV[2], 0, ARGV[2] == ''
+while not done do
+  local page = math.min(want - n, math.floor(math.max(left, 0) / largest) + 1)
+  local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', page)
+  for _, e in ipairs(entries) do
     local f, k, d = e[2], '', ''
     for j = 1, #f, 2 do
       if f[j] == 'k' then k = f[j + 1] elseif f[j] == 'd' then d = f[j + 1] end
     end
+    if n > 0 and #d > left then done = true break end
     ids[#ids + 1] = e[1]
     lens[#lens + 1] = #k .. ' ' .. #d
     body[#body + 1] = k
     body[#body + 1] = d
+    n, left = n + 1, left - #d
+    if n >= want or left <= 0 then done = true break end
   end
+  if #entries < page then done = true end
+  if not done then from = '(' .. entries[#entries][1] end
 end
 return {mark, last, table.concat(ids, ' '), table.concat(lens, ' '), table.concat(body)}
 """
@@ -195,6 +214,15 @@ class RedisStreamLog:
     async def close(self) -> None:
         if self._owns_client:
             await self.client.aclose()
+
+    async def is_alive(self) -> bool:
+        """Whether Redis answers a PING now (readiness asks)."""
+        try:
+            with self._mapped():
+                await self.client.ping()
+        except BackendUnavailable:
+            return False
+        return True
 
     # -- keys -------------------------------------------------------------------------
 
@@ -321,10 +349,12 @@ class RedisStreamLog:
         position: Position,
         limit: int = 1000,
         wait_seconds: float = 0.0,
+        max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
-        check_limit(limit)
+        check_limit(limit, max_bytes)
         await self._infos.shard(namespace, stream, shard)
         key = self._shard_key(namespace, stream, shard)
+        trims = self._trims(namespace, stream)
         kind, value = position.kind, position.value
         start = {
             PositionKind.TRIM_HORIZON: "-",
@@ -332,37 +362,47 @@ class RedisStreamLog:
             PositionKind.AFTER_SEQUENCE_NUMBER: "(" + id_of(value),
             PositionKind.AT_TIMESTAMP: f"{-(-value // _TICKS_PER_MS)}-0",
         }.get(kind)
-        with self._mapped():
-            answer: Any = await self._read(
-                keys=[key, self._trims(namespace, stream)],
-                args=[str(shard), start or "", limit],
-            )
-        mark, newest, ids, lengths, body = answer
-        trimmed = sequence_of(mark) if mark else 0
-        last = sequence_of(newest) if newest else trimmed
-        records = _unpack(shard, ids, lengths, body)
+        trimmed, last, records = await self._run_read(
+            key, trims, shard, start or "", limit, max_bytes
+        )
         if kind is PositionKind.AT_TIMESTAMP:
             bound = records[0].sequence - 1 if records else last
         else:
             bound = start_after(position, trimmed, last)
         if not records and wait_seconds > 0:
+            # XREAD only says that something arrived (one entry, whatever its size); the read
+            # script then takes what fits the budget.
             with self._mapped():
                 woken: Any = await self.client.xread(
-                    {key: id_of(bound)}, count=limit, block=max(1, int(wait_seconds * 1000))
+                    {key: id_of(bound)}, count=1, block=max(1, int(wait_seconds * 1000))
                 )
-            records = [
-                StoredRecord(shard, seq := sequence_of(i), f[b"k"].decode(), f[b"d"], _time(seq))
-                for i, f in (woken[0][1] if woken else [])
-            ]
-            if records:
-                last = max(last, records[-1].sequence)
+            if woken:
+                _, last, records = await self._run_read(
+                    key, trims, shard, "(" + id_of(bound), limit, max_bytes
+                )
         return read_result(records, bound, _time(last))
+
+    async def _run_read(
+        self, key: str, trims: str, shard: int, start: str, limit: int, max_bytes: int
+    ) -> tuple[int, int, list[StoredRecord]]:
+        """The read script's answer: the trim mark, the last sequence, and the records from
+        ``start`` ('' for none) within ``limit`` and ``max_bytes``."""
+        with self._mapped():
+            answer: Any = await self._read(
+                keys=[key, trims], args=[str(shard), start, limit, max_bytes, MAX_RECORD_BYTES]
+            )
+        mark, newest, ids, lengths, body = answer
+        trimmed = sequence_of(mark) if mark else 0
+        last = sequence_of(newest) if newest else trimmed
+        return trimmed, last, _unpack(shard, ids, lengths, body)
 
     async def trim(self, namespace: str, stream: str) -> int:
         found = await self._infos.stream(namespace, stream)
         if found.retention_seconds is None:
             return 0
-        cutoff_ms = (kronos_time_now() // _TICKS_PER_MS) - found.retention_seconds * 1000
+        cutoff_ms = kronos_time_now() // _TICKS_PER_MS - found.retention_seconds * 1000
+        if cutoff_ms <= 0:
+            return 0  # a retention reaching back before 1970 keeps every record
         dropped = 0
         with self._mapped():
             for shard in range(found.shards):
@@ -397,6 +437,7 @@ class RedisStreamLog:
         sequence: int,
         expected: int | None = None,
     ) -> bool:
+        check_checkpoint(sequence, expected)
         await self._infos.shard(namespace, stream, shard)
         key = self._group_key("c", namespace, stream, group)
         with self._mapped():
@@ -423,6 +464,7 @@ class RedisStreamLog:
         expires_at: int,
         expected_version: int,
     ) -> Lease | None:
+        check_lease_version(expected_version)
         await self._infos.shard(namespace, stream, shard)
         key = self._group_key("l", namespace, stream, group)
         lease = granted_lease(shard, owner, expires_at, expected_version)

@@ -18,11 +18,13 @@ const TRANSFORMS_BY_TYPE = {
   series: REDUCTIONS, histogram: REDUCTIONS, set: REDUCTIONS, count: ["", "rate"], gauge: [""],
 };
 
-// The stored rollups, from /v1/timeseries (relative to /ui/), or [] when there are none.
-async function storedRollups() {
+// The namespace's stored rollups, from /v1/timeseries (relative to /ui/), or [] when there
+// are none: rules and their timeseries belong to the namespace their rule reads.
+async function storedRollups(namespace) {
   let response;
   try {
-    response = await fetch("../v1/timeseries", { headers: { Accept: "application/json" } });
+    const query = new URLSearchParams({ namespace });
+    response = await fetch(`../v1/timeseries?${query}`, { headers: { Accept: "application/json" } });
   } catch {
     return [];
   }
@@ -101,8 +103,8 @@ export function createTimeseriesView(ctx) {
   async function readStored() {
     const chosen = chosenStored();
     if (!chosen) return null;
-    const query = new URLSearchParams({ rule: chosen.rule, interval: interval.value,
-      steps: String(STORED_STEPS) });
+    const query = new URLSearchParams({ namespace: ctx.namespace(), rule: chosen.rule,
+      interval: interval.value, steps: String(STORED_STEPS) });
     // A mean, min or max of an empty bucket reads as 0; asking for the count beside it tells
     // an empty bucket (drawn as a gap) from a real zero.
     const gaps = UNDEFINED_WHEN_EMPTY.includes(transform.value);
@@ -187,7 +189,7 @@ export function createTimeseriesView(ctx) {
       generation += 1;
       const mine = generation;
       clearInterval(timer);
-      stored = await storedRollups();
+      stored = await storedRollups(ctx.namespace());
       if (mine !== generation) return;
       // Stored rollups first when there are any, unless the hash names a stream.
       const src = next.src || (next.stream || !stored.length ? "stream" : "stored");
