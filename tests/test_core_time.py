@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aion.core import time as kt
+from aion.core.time import MAX_SECONDS, TICKS_PER_SECOND, parse_time
 from aion.errors import InvalidTimeValue
 
 
@@ -81,3 +82,16 @@ def test_datetime_round_trip_to_the_microsecond(dt: datetime) -> None:
 def test_epoch_seconds_round_trip(t: int) -> None:
     seconds = Decimal(t) / kt.TICKS_PER_SECOND
     assert kt.epoch_time_to_kronos_time(seconds) == t
+
+
+@pytest.mark.parametrize(
+    "text", ["1e1000000", "1e999990", "-1e13", "922337203686", "-99999999999999d", "+9" * 40]
+)
+def test_parse_time_refuses_times_past_64_bit_ticks_at_once(text: str) -> None:
+    with pytest.raises(InvalidTimeValue, match=r"out of range|at most"):
+        parse_time(text)
+
+
+def test_parse_time_takes_the_edges_of_the_range() -> None:
+    assert parse_time(str(MAX_SECONDS)) == MAX_SECONDS * TICKS_PER_SECOND
+    assert parse_time(f"-{MAX_SECONDS}") == -MAX_SECONDS * TICKS_PER_SECOND

@@ -265,3 +265,21 @@ def test_accounting_always_adds_up(ops: list[tuple[str, object]], policy: Overfl
         assert c.depth <= 20
         # Every offered event is accounted for exactly once.
         assert offered == c.sent + c.dropped + c.rejected + c.spilled + c.depth
+
+
+def test_an_event_the_server_would_refuse_for_depth_is_refused_at_once() -> None:
+    # Sent, it would make the server refuse its whole batch; refused here, only it is lost.
+    from aion.client.shipper.base import ShipperBase
+    from aion.errors import ValidationError
+
+    def nested(levels: int) -> dict[str, object]:
+        event: dict[str, object] = {"a": 1}
+        for _ in range(levels - 1):
+            event = {"a": event}
+        return event
+
+    assert ShipperBase.encode_event(nested(64)).count(b"{") == 64
+    for levels in (65, 5000):
+        with pytest.raises(ValidationError, match="deeper than 64 levels") as caught:
+            ShipperBase.encode_event(nested(levels))
+        assert caught.value.field == "event"

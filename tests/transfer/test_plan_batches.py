@@ -75,10 +75,15 @@ def test_check_event() -> None:
     assert check_event(b"\xef\xbb\xbf{}\n", "line", 1) == b"{}"  # a BOM on the first line
     assert check_event(b"  \n", "line", 2) is None
     assert check_event(b'{"@time": 5}', "row", 1) == b'{"@time": 5}'
+    at_the_limit = b'{"a":' * 64 + b"1" + b"}" * 64
+    assert check_event(at_the_limit, "line", 5) == at_the_limit
     for raw, message in [
         (b"nope", "line 4: not valid JSON"),
         (b'"text"', "line 4: an event must be a JSON object, not str"),
         (b'{"@time": "2024"}', "line 4: @time must be an integer"),
+        # the server would refuse the whole batch for one event nested this deep
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "line 4: nests arrays and objects deeper than 64"),
+        (b"[" * 5000 + b"]" * 5000, "line 4: nests arrays and objects deeper than 64"),
     ]:
         with pytest.raises(InvalidRecord, match=message) as caught:
             check_event(raw, "line", 4)

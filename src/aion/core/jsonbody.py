@@ -11,7 +11,8 @@ The check reads the bytes, not a decoded value, and costs no Python loop per byt
 ``bytes.translate`` keeps only quotes and brackets, strings are cut out, and each pass of
 ``bytes.replace`` removes the innermost empty ``[]`` pairs, so the body nests at most ``n``
 deep when ``n`` passes leave nothing. A body with at most ``n`` opening brackets in all is
-accepted at once. Only a refused body is decoded again, to name where it goes too deep.
+accepted at once, and a run of more openers than the levels left is refused at once. Only a
+refused body is decoded again, to name where it goes too deep.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ __all__ = [
 
 MAX_JSON_DEPTH = 64
 """How many levels of arrays and objects one event (or any other request body) may nest.
-Kronos's own parser stopped at 1024; 64 leaves room for any real event and keeps every walk
-over a decoded value far from Python's recursion limit."""
+(Kronos parsed with ujson, which stops at 1024.) 64 leaves room for any real event and keeps
+every walk over a decoded value far from Python's recursion limit."""
 
 T = TypeVar("T")
 
@@ -55,6 +56,8 @@ _ESCAPES = re.compile(rb'\\[\\"]')
 _decode_any = msgspec.json.Decoder().decode
 _PATH_BUDGET = 100_000
 """At most this many values are visited to say where a refused body goes too deep."""
+_SHOWN_KEY = 40
+"""A key in that path is cut to this many characters."""
 
 
 def json_depth_within(body: bytes, limit: int) -> bool:
@@ -77,9 +80,14 @@ def json_depth_within(body: bytes, limit: int) -> bool:
         skeleton = skeleton.translate(None, b'"')
     else:
         skeleton = b"".join(skeleton.split(b'"')[::2])
-    for _ in range(limit):
+    for removed in range(limit):
         if not skeleton:
             return True
+        # Each pass takes one level off every path. A run of openers as long as the levels
+        # still allowed proves a path too deep: a deep nest is refused without 64 passes
+        # over it.
+        if b"[" * (limit - removed + 1) in skeleton:
+            return False
         skeleton = skeleton.replace(b"[]", b"")
     return not skeleton
 
@@ -144,7 +152,7 @@ def _first_too_deep(value: object, limit: int, shown: int) -> str | None:
         node, depth, path = stack.pop()
         visited += 1
         if isinstance(node, dict):
-            children = [(v, f".{k}") for k, v in node.items()]
+            children = [(v, f".{k[:_SHOWN_KEY]}") for k, v in node.items()]
         elif isinstance(node, list):
             children = [(v, f"[{i}]") for i, v in enumerate(node)]
         else:

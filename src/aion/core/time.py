@@ -19,6 +19,8 @@ from aion.errors import InvalidTimeValue
 
 __all__ = [
     "EPOCH",
+    "MAX_SECONDS",
+    "MAX_TIME_TEXT",
     "TICKS_PER_MILLISECOND",
     "TICKS_PER_SECOND",
     "datetime_to_epoch_time",
@@ -41,6 +43,10 @@ TICKS_PER_MILLISECOND = 10_000
 _TICKS_PER_MICROSECOND = 10
 _SECONDS_PER_DAY = 86_400
 
+MAX_TIME_TEXT = 64
+"""The longest time string :func:`parse_time` reads."""
+MAX_SECONDS = (2**63 - 1) // 10_000_000
+"""Epoch seconds (and relative offsets) whose 100 ns ticks fit a signed 64-bit integer."""
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {
     "ms": Decimal("0.001"),
@@ -138,18 +144,35 @@ def parse_time(text: str, now: int | None = None) -> int:
     stripped = text.strip()
     if not stripped:
         raise InvalidTimeValue("an empty string is not a time", field="time")
+    if len(stripped) > MAX_TIME_TEXT:
+        raise InvalidTimeValue(f"a time is at most {MAX_TIME_TEXT} characters", field="time")
     relative = _RELATIVE.match(stripped)
     if relative:
         sign, amount, unit = relative.groups()
-        delta = int(Decimal(amount) * _UNIT_SECONDS[unit] * TICKS_PER_SECOND)
+        seconds = _in_range(Decimal(amount) * _UNIT_SECONDS[unit], stripped)
+        delta = int(seconds * TICKS_PER_SECOND)
         base = kronos_time_now() if now is None else now
         return base - delta if sign == "-" else base + delta
     if stripped.lower() == "now":
         return kronos_time_now() if now is None else now
     try:
-        return epoch_time_to_kronos_time(Decimal(stripped))
-    except (InvalidOperation, InvalidTimeValue):
+        number = Decimal(stripped)
+    except InvalidOperation:
         return iso_to_kronos_time(stripped)
+    if number.is_finite():
+        number = _in_range(number, stripped)
+    return epoch_time_to_kronos_time(number)
+
+
+def _in_range(seconds: Decimal, text: str) -> Decimal:
+    """``seconds`` when its ticks fit a signed 64-bit integer; checked on the exponent first,
+    so ``1e1000000`` costs nothing."""
+    if seconds.adjusted() > 12 or abs(seconds) > MAX_SECONDS:
+        raise InvalidTimeValue(
+            f"{text[:40]!r} is out of range: times are within {MAX_SECONDS} seconds of 1970",
+            field="time",
+        )
+    return seconds
 
 
 def to_kronos_time(value: object) -> int:

@@ -146,6 +146,34 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+_SEQUENCE = {"type": "string", "pattern": r"^[0-9]{1,19}$", "description": "a sequence number"}
+_BASE64 = {"type": "string", "contentEncoding": "base64"}
+_REFINED: dict[str, dict[str, Any]] = {
+    # What the server accepts of these strings, which the body types hold as plain ``str``.
+    "sequence": _SEQUENCE,
+    "expected": _SEQUENCE,
+    "explicit_hash_key": {"type": "string", "pattern": r"^[0-9]{1,39}$"},
+    "data_base64": _BASE64,
+}
+
+
+def _refined(schema: Any) -> Any:
+    """``schema`` with the string members of ``_REFINED`` narrowed to what is accepted."""
+    if isinstance(schema, list):
+        return [_refined(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _refined(value) for key, value in schema.items()}
+    for name, member in out.get("properties", {}).items():
+        if name in _REFINED:
+            nullable = member.get("anyOf") == [{"type": "string"}, {"type": "null"}]
+            refined = _REFINED[name]
+            out["properties"][name] = (
+                {"anyOf": [refined, {"type": "null"}]} if nullable else refined
+            )
+    return out
+
+
 def success_status(method: str, path: str) -> int:
     """The status of a route's answer (``path`` below ``/v1/streams``)."""
     return _ANSWERS[(method, path)][0]
@@ -187,5 +215,6 @@ def streams_operation(method: str, path: str, body_type: type[Any] | None) -> di
         # A body whose every member has a default may be left out (the route reads none
         # as ``{}``).
         optional = all(not f.required for f in msgspec.structs.fields(body_type))
-        extra["requestBody"] = json_body(inline_schema(body_type), required=not optional)
+        schema = _refined(inline_schema(body_type))
+        extra["requestBody"] = json_body(schema, required=not optional)
     return extra

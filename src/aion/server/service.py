@@ -319,7 +319,9 @@ def _start_key(start_id: str | None) -> bytes | None:
     try:
         return sort_key(uuid.UUID(start_id))
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ValidationError(f"start_id {start_id!r} is not a UUID", "start_id") from exc
+        text = str(start_id)
+        shown = text[:40] + "..." if len(text) > 40 else text  # a long one is not echoed whole
+        raise ValidationError(f"start_id {shown!r} is not a UUID", "start_id") from exc
 
 
 async def _empty() -> AsyncIterator[T]:

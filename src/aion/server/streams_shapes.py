@@ -155,10 +155,14 @@ class MemberBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lease_seconds: float = 10.0
 
 
+_ENVELOPES: dict[type[Any], int] = {PutRecordsBody: 3, RecordIn: 1}
+
+
 def parse_body(raw: bytes, body_type: type[S]) -> S:
     """Decode a JSON body into ``body_type``; a refusal names the field at fault."""
-    # A put's JSON data sits under {"records": [{"data": ...}]}: three levels of wrapping.
-    envelope = 3 if body_type is PutRecordsBody else 0
+    # A record's JSON data may nest as deep as an event; the body's wrapping around it is
+    # {"records": [{"data": ...}]} (three levels) or {"data": ...} (one).
+    envelope = _ENVELOPES.get(body_type, 0)
     try:
         return decode_json(raw, envelope=envelope, as_type=body_type)
     except JsonTooDeep:

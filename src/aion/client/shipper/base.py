@@ -21,6 +21,7 @@ from aion.client.shipper.config import BATCH_ID_HEADER, Compression, ShipperConf
 from aion.client.shipper.counters import CounterLog, Counters
 from aion.client.shipper.retry import Verdict, classify_status, parse_retry_after
 from aion.client.shipper.spool import Spool
+from aion.core.jsonbody import MAX_JSON_DEPTH, check_json_depth
 from aion.errors import ValidationError
 
 __all__ = [
@@ -101,11 +102,18 @@ class ShipperBase:
 
     @staticmethod
     def encode_event(event: Mapping[str, Any]) -> bytes:
-        """JSON-encode one event, once; raises ``ValidationError`` when it cannot be."""
+        """JSON-encode one event, once; raises ``ValidationError`` when it cannot be, or when
+        it nests deeper than the server accepts (which would refuse its whole batch)."""
         try:
-            return _encode(event)
+            payload = _encode(event)
         except (TypeError, msgspec.EncodeError, OverflowError) as exc:
             raise ValidationError(f"the event is not JSON-serialisable: {exc}", "event") from exc
+        except RecursionError as exc:
+            raise ValidationError(
+                f"event nests arrays and objects deeper than {MAX_JSON_DEPTH} levels", "event"
+            ) from exc
+        check_json_depth(payload, field="event")
+        return payload
 
     def build_request(self, batch: Batch) -> tuple[str, dict[str, str], bytes]:
         """The URL, headers and body of one attempt to send ``batch``."""

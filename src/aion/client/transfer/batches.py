@@ -2,8 +2,9 @@
 
 Events travel as the JSON bytes read from the file (not decoded and re-encoded), so what is
 stored is what the file says. Each is still decoded once here to refuse, with its line or row
-number, what the server would refuse for the whole batch: a line that is not JSON, a value that
-is not an object, an ``@time`` that is not an integer.
+number, what the server would refuse for the whole batch: a line that is not JSON or nests
+deeper than the server's limit, a value that is not an object, an ``@time`` that is not an
+integer.
 
 A batch closes at ``batch_size`` events or ``max_bytes`` bytes, whichever comes first. Its id
 is derived from the file's identity, its number and its own bytes, so the same batch of the same
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from aion.core.events import TIMESTAMP_FIELD
+from aion.core.jsonbody import MAX_JSON_DEPTH, json_depth_within
 from aion.errors import ValidationError
 
 __all__ = [
@@ -55,10 +57,15 @@ def check_event(raw: bytes, unit: str, number: int) -> bytes | None:
         text = text[len(_BOM) :].lstrip()
     if not text:
         return None
+    too_deep = f"nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
     try:
         event = _decode(text)
     except msgspec.DecodeError as exc:
         raise InvalidRecord(f"not valid JSON ({exc})", unit, number) from None
+    except RecursionError:
+        raise InvalidRecord(too_deep, unit, number) from None
+    if not json_depth_within(text, MAX_JSON_DEPTH):
+        raise InvalidRecord(too_deep, unit, number)
     if not isinstance(event, dict):
         raise InvalidRecord(
             f"an event must be a JSON object, not {type(event).__name__}", unit, number
