@@ -127,4 +127,7 @@ def test_openapi_describes_the_json_endpoints(dashboard: Seeded) -> None:
     streams = paths["/ui/api/streams"]["get"]
     schema = streams["responses"]["200"]["content"]["application/json"]["schema"]
     assert "per_minute" in schema["properties"]["streams"]["items"]["properties"]
-    assert "/ui/" not in paths and "/ui/static/{path}" not in paths
+    # The page and its files are routes too (issue 9: the document describes every route).
+    assert "text/html" in paths["/ui/"]["get"]["responses"]["200"]["content"]
+    assert "308" in paths["/ui"]["get"]["responses"]
+    assert "404" in paths["/ui/static/{path}"]["get"]["responses"]

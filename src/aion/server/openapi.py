@@ -96,6 +96,12 @@ _REFUSAL_SHAPES: dict[Family, tuple[str, str]] = {
 }
 _DEFAULT_REFUSAL = (AION_ERROR, "application/json")
 
+_HTTP_LAYER = [
+    ("408", "The request was not received in time (answered by the HTTP layer)."),
+    ("414", "The request target is over the head-size limit (answered by the HTTP layer)."),
+    ("431", "The request headers are over the head-size limit (answered by the HTTP layer)."),
+]
+
 _TAGS = [
     ("kronos", "The Kronos event store API (`/1.0/...`), with Kronos's envelopes."),
     ("ingest", "Native batch ingestion: a JSON array of events, stored all or nothing."),
@@ -122,8 +128,9 @@ operation touches a namespace, a key for that namespace (or for every namespace,
 missing or unknown key is answered with 401, a key without the scope or namespace with 403,
 each in the error shape of the API family.
 
-**Limits.** A request body over the server's limit is answered with 413 on every route;
-request headers over the HTTP layer's limit with 431.
+**Limits.** A request body over the server's limit is answered with 413 on every route; a
+request head over the HTTP layer's limits with 431 (414 when the target alone is too long),
+and a request that stalls with 408, all in the Kronos envelope.
 
 **Kinesis.** The Kinesis-compatible API is one HTTP endpoint, `POST /`, that dispatches on
 `X-Amz-Target`. Each target is documented as its own operation under the pseudo-path
@@ -193,14 +200,16 @@ def _merge_parameters(operation: dict[str, Any]) -> None:
     the ones it finds in the handler's signature, and the route's own description wins."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for parameter in operation.get("parameters", []):
-        key = (parameter["in"], parameter["name"].lower() if parameter["in"] == "header" else
-               parameter["name"])  # fmt: skip
+        name: str = parameter["name"]
+        key = (parameter["in"], name.lower() if parameter["in"] == "header" else name)
         merged[key] = {**merged.get(key, {}), **parameter}
     if merged:
         operation["parameters"] = list(merged.values())
 
 
 def _secure(path: str, method: str, operation: dict[str, Any]) -> None:
+    """The schemes and key scope an operation needs, and the key check's 401 and 403 in its
+    family's shape, decided by the rules the key check itself follows."""
     real_method, real_path, headers = _request_of(path, method)
     need = requirement_of(real_method, real_path, {}, headers, "default")
     if need.scope is None:
@@ -242,9 +251,8 @@ def _limits(operation: dict[str, Any]) -> None:
             "413",
             error_response("The request body is over the server's limit.", KRONOS_ERROR),
         )
-    operation.setdefault("responses", {}).setdefault(
-        "431", {"description": "The request headers are over the HTTP layer's limit."}
-    )
+    for status, description in _HTTP_LAYER:
+        _add_response(operation, status, error_response(description, KRONOS_ERROR))
 
 
 def _documentation_paths(app: FastAPI) -> dict[str, dict[str, Any]]:
