@@ -371,7 +371,8 @@ READYZ: dict[int | str, dict[str, Any]] = {
         ),
     },
     503: {
-        "description": "Some backend does not answer; `down` names them.",
+        "description": "Some backend does not answer or cannot write; `down` names them and "
+        "`reasons` says why (e.g. `writes failing: disk full`).",
         "content": json_content(
             {
                 "type": "object",
@@ -379,6 +380,7 @@ READYZ: dict[int | str, dict[str, Any]] = {
                     "status": {"const": "unavailable"},
                     "backends": _BACKENDS,
                     "down": {"type": "array", "items": _STR},
+                    "reasons": {"type": "object", "additionalProperties": _STR},
                     "message": _STR,
                 },
                 "required": ["status", "backends", "down"],
