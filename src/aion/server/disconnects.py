@@ -16,7 +16,9 @@ import logging
 from contextlib import suppress
 
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from aion.server.middleware import ResponseWatch
 
 __all__ = ["CLIENT_CLOSED_REQUEST", "ClientDisconnectMiddleware"]
 
@@ -35,16 +37,9 @@ class ClientDisconnectMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        response = ResponseWatch(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, response.send)
         except ClientDisconnect:
             client = scope.get("client")
             peer = f"{client[0]}:{client[1]}" if client else "-"
@@ -53,7 +48,7 @@ class ClientDisconnectMiddleware:
                 "%s %s: the client %s went away before its request was complete",
                 method, path, peer, extra={"method": method, "path": path, "client": peer},
             )  # fmt: skip
-            if not started:
+            if not response.started:
                 # The server drops these (the connection is closed); the layers outside see
                 # the status. A server may raise OSError for a send to a closed connection.
                 with suppress(OSError):

@@ -5,7 +5,22 @@ from __future__ import annotations
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
+__all__ = ["BodyLimitMiddleware", "ResponseWatch"]
+
+
+class ResponseWatch:
+    """Wraps an ASGI ``send``: ``started`` tells whether the response has begun, so a
+    middleware knows whether it may still answer in the app's place."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        """Pass ``message`` on, noting the start of the response."""
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 class _TooLarge(Exception):
@@ -32,7 +47,6 @@ class BodyLimitMiddleware:
                 await self._refuse(send)
                 return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -43,16 +57,11 @@ class BodyLimitMiddleware:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        response = ResponseWatch(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, response.send)
         except _TooLarge:
-            if not started:
+            if not response.started:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
