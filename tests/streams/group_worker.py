@@ -30,8 +30,11 @@ async def main(url: str, ns: str, stream: str, group: str, worker: str, out: str
     )
     runner = asyncio.create_task(consumer.run())
     shards_file = Path(out + ".shards")
+    partial = Path(out + ".shards.partial")
     while not runner.done():
-        shards_file.write_text(" ".join(map(str, consumer.shards)))
+        # Written aside and renamed: a reader never sees a half-written list.
+        partial.write_text(" ".join(map(str, consumer.shards)))
+        partial.replace(shards_file)
         await asyncio.sleep(0.1)
     await runner
 

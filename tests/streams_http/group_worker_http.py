@@ -32,8 +32,11 @@ def main(url: str, stream: str, group: str, worker_name: str, out: str) -> None:
         runner = threading.Thread(target=worker.run)
         runner.start()
         shards_file = Path(out + ".shards")
+        partial = Path(out + ".shards.partial")
         while runner.is_alive():
-            shards_file.write_text(" ".join(map(str, worker.shards)))
+            # Written aside and renamed: a reader never sees a half-written list.
+            partial.write_text(" ".join(map(str, worker.shards)))
+            partial.replace(shards_file)
             runner.join(0.05)
 
 
