@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 
 from aion.core.sharding import HASH_KEY_SPACE, hash_key_ranges, shard_for_key
 from aion.core.streamlog import Position
-from aion.server.kinesis_shapes import TARGET_PREFIX
-from aion.server.stream_iterators import IteratorState, codec_for
+from aion.server.streams.iterators import IteratorState, codec_for
+from aion.server.streams.kinesis_shapes import TARGET_PREFIX
 from tests.streams_http.conftest import LiveServer
 
 pytestmark = pytest.mark.filterwarnings(
@@ -374,7 +374,8 @@ def test_tampered_iterator_is_invalid_argument(kinesis: Any, stream_name: str) -
     it = _iterator(kinesis, stream_name)
     _payload, signature = it.split(".")
     forged = base64.urlsafe_b64encode(b'[1,"default","other",0,0,0,0]').decode().rstrip("=")
-    for bad in (f"{forged}.{signature}", "garbage", it[:-2] + "xx"):
+    altered = it[:-1] + ("A" if it[-1] != "A" else "B")  # always differs from the original
+    for bad in (f"{forged}.{signature}", "garbage", altered):
         with pytest.raises(ClientError) as exc:
             kinesis.get_records(ShardIterator=bad)
         assert _code(exc) == "InvalidArgumentException"
