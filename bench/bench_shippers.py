@@ -129,7 +129,7 @@ def _reference_calls(dead_url: str) -> dict[str, tuple[float, float]]:
 _SERVER = """
 import sys, uvicorn
 from fastapi import FastAPI
-from aion.server.initialstate_api import initialstate_router
+from aion.server.ingest.initialstate_api import initialstate_router
 
 class CountingSink:
     count = 0

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import uvicorn
 
-from aion.server.connection import DEFAULT_LIMITS, WireLimits, uvicorn_options
+from aion.server.ops.connection import DEFAULT_LIMITS, WireLimits, uvicorn_options
 
 
 def free_port() -> int:

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aion.server.app import create_app
-from aion.server.auth_rules import Scope
 from aion.server.config import AionConfig, Route
-from aion.server.keys import KeyStore
+from aion.server.ops.auth_rules import Scope
+from aion.server.ops.keys import KeyStore
 
 R, W, A = Scope.READ, Scope.WRITE, Scope.ADMIN
 

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from aion.errors import Forbidden
-from aion.server.auth_rules import (
+from aion.server.ops.auth_rules import (
     ALL_NAMESPACES,
     Family,
     Grant,

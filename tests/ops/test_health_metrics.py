@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from aion.server.app import create_app
-from aion.server.auth import REQUEST_SCOPE
-from aion.server.auth_rules import requirement_of
 from aion.server.config import AionConfig, Route
-from aion.server.health import Liveness, readiness
-from aion.server.metrics import LabelCap, route_label
+from aion.server.ops.auth import REQUEST_SCOPE
+from aion.server.ops.auth_rules import requirement_of
+from aion.server.ops.health import Liveness, readiness
+from aion.server.ops.metrics import LabelCap, route_label
 from aion.server.service import EventService
+from aion.server.streams.kinesis_api import OPERATIONS
 from aion.storage.memory import MemoryEventStore
 from aion.storage.postgres import PostgresEventStore
 from aion.storage.sqlite import SQLiteEventStore
@@ -178,6 +179,7 @@ def test_route_label_of_kinesis_calls_names_the_operation() -> None:
         need = requirement_of("POST", "/", {}, {"x-amz-target": target.decode()}, "default")
         return {"route": Root(), "method": "POST", REQUEST_SCOPE: need}
 
-    assert route_label(scope(b"Kinesis_20131202.PutRecords")) == "/ kinesis:PutRecords"
-    assert route_label(scope(b"Kinesis_20131202.Nope" + b"x" * 100)) == "/ kinesis:unknown"
+    served = frozenset(OPERATIONS)
+    assert route_label(scope(b"Kinesis_20131202.PutRecords"), served) == "/ kinesis:PutRecords"
+    assert route_label(scope(b"Kinesis_20131202.Nope" + b"x" * 100), served) == "/ kinesis:unknown"
     assert route_label({"headers": []}) == "unmatched"

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from aion.cli.main import app
 from aion.errors import NotFound, Unauthorized
-from aion.server.auth_rules import Scope
-from aion.server.keys import KeyStore, split_token
-from aion.server.keys_ring import KeyRing
+from aion.server.ops.auth_rules import Scope
+from aion.server.ops.keys import KeyStore, split_token
+from aion.server.ops.keys_ring import KeyRing
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import logging.config
 import pytest
 from fastapi.testclient import TestClient
 
-from aion.server.logging_config import ACCESS_LOGGER, JsonFormatter, TextFormatter, log_config
+from aion.server.ops.log_config import ACCESS_LOGGER, JsonFormatter, TextFormatter, log_config
 from tests.ops.conftest import Keys, bearer
 
 

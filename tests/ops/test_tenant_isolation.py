@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from aion.cli.main import app as cli_app
 from aion.server.app import create_app
-from aion.server.auth_rules import Scope
 from aion.server.config import AionConfig
-from aion.server.keys import KeyStore
+from aion.server.ops.auth_rules import Scope
+from aion.server.ops.keys import KeyStore
 from tests.live import serve
 from tests.ops.conftest import bearer
 

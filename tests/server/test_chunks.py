@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aion.core.events import LINE_END
-from aion.server.kronos_api import _chunks
+from aion.server.kronos.api import _chunks
 
 lines = st.lists(st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\r", b"")))
 blocks = st.lists(lines.map(lambda ls: b"".join(line + LINE_END for line in ls)), max_size=8)

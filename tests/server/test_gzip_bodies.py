@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from aion.errors import ValidationError
 from aion.server.app import create_app
 from aion.server.config import AionConfig, Route
-from aion.server.sink import BodyTooLarge, gunzip
+from aion.server.ingest.sink import BodyTooLarge, gunzip
 
 LIMIT = 16_384
 

@@ -18,9 +18,9 @@ from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 
 from aion.server.app import create_app
 from aion.server.config import AionConfig
-from aion.server.kinesis_api import OPERATIONS
-from aion.server.kinesis_shapes import TARGET_PREFIX
-from aion.server.openapi_kinesis import pseudo_path
+from aion.server.streams.kinesis_api import OPERATIONS
+from aion.server.streams.kinesis_openapi import pseudo_path
+from aion.server.streams.kinesis_shapes import TARGET_PREFIX
 
 _METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 

@@ -37,9 +37,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from aion.server.app import create_app
-from aion.server.auth_rules import Scope
 from aion.server.config import AionConfig
-from aion.server.keys import KeyStore
+from aion.server.ops.auth_rules import Scope
+from aion.server.ops.keys import KeyStore
 from tests.live import running
 
 KINESIS_JSON = "application/x-amz-json-1.1"

@@ -25,7 +25,7 @@ import pytest
 from aion.errors import ConfigurationError
 from aion.server.app import create_app
 from aion.server.config import AionConfig
-from aion.server.connection import LimitedHttpToolsProtocol, WireLimits, uvicorn_options
+from aion.server.ops.connection import LimitedHttpToolsProtocol, WireLimits, uvicorn_options
 from tests.live import LiveServer
 from tests.procs import running_server
 

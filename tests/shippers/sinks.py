@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from aion.errors import BackendUnavailable
-from aion.server.initialstate_api import initialstate_router
-from aion.server.samsara_api import samsara_router
+from aion.server.ingest.initialstate_api import initialstate_router
+from aion.server.ingest.samsara_api import samsara_router
 
 
 @dataclass

@@ -78,7 +78,7 @@ def test_streamer_logs_to_the_bucket_of_the_moment(
 
 
 def isstreamer_stream(key: str) -> str:
-    from aion.server.initialstate_api import bucket_stream_name
+    from aion.server.ingest.initialstate_api import bucket_stream_name
 
     return bucket_stream_name(key)
 

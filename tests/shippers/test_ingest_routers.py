@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aion.core.time import epoch_time_to_kronos_time, milliseconds_to_kronos_time
-from aion.server.dedupe import BatchDeduplicator
-from aion.server.initialstate_api import bucket_stream_name
+from aion.server.ingest.dedupe import BatchDeduplicator
+from aion.server.ingest.initialstate_api import bucket_stream_name
 from tests.shippers.sinks import ListSink, ingest_app
 
 IS = {"X-IS-AccessKey": "ak", "X-IS-BucketKey": "bk", "Accept-Version": "<=0.0.4"}

@@ -12,7 +12,7 @@ import pytest
 from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog
 from aion.errors import ConfigurationError
 from aion.server.config import AionConfig
-from aion.server.retention import INTERVAL_KEY, NamespaceListing, RetentionTrimmer
+from aion.server.streams.retention import INTERVAL_KEY, NamespaceListing, RetentionTrimmer
 from aion.streams.memory import MemoryStreamLog
 
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from aion.core.streamlog import StreamLog
-from aion.server import kinesis_api, streams_api
-from aion.server.auth import install_auth
 from aion.server.config import AionConfig
+from aion.server.ops.auth import install_auth
+from aion.server.streams import kinesis_api, native_api
 from aion.storage.sqlite_streams import SQLiteStreamLog
 from aion.streams.memory import MemoryStreamLog
 from tests.live import serve
@@ -48,7 +48,7 @@ def build_app(data_dir: Path, backend: str) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
     app.state.stream_log = stream_log
     app.state.config = AionConfig.for_data_dir(data_dir)
-    app.include_router(streams_api.router())
+    app.include_router(native_api.router())
     app.include_router(kinesis_api.router())
     # The routes act on what the key check parsed (with no key stored, every request passes).
     install_auth(app, app.state.config)

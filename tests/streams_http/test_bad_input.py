@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from aion.core.streamlog import Position, PositionKind
-from aion.server.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
-from aion.server.stream_iterators import IteratorState, codec_for
+from aion.server.streams.iterators import IteratorState, codec_for
+from aion.server.streams.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
 from tests.streams_http.conftest import LiveServer
 
 ARABIC_ZEROS = "\u0660" * 12  # Arabic-Indic zeros: digits to \d and int(), not to a shard id
@@ -39,7 +39,9 @@ def _kinesis(http: httpx.Client, operation: str, body: dict[str, Any]) -> httpx.
 
 
 def _kinesis_refused(response: httpx.Response, code: str, *names: str) -> None:
-    assert response.status_code == 400, response.text
+    # The status follows aion.server.errors, as on every family: an unknown resource is 404.
+    status = 404 if code == "ResourceNotFoundException" else 400
+    assert response.status_code == status, response.text
     body = response.json()
     assert body["__type"] == code, body
     for name in names:

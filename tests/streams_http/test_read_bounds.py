@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aion.core.streamlog import MAX_READ_BYTES
-from aion.server.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
+from aion.server.streams.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
 from tests.streams_http.conftest import LiveServer
 
 RECORDS = 15

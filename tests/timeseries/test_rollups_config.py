@@ -11,8 +11,8 @@ import pytest
 from aion.core.streamlog import StoredRecord
 from aion.errors import ConfigurationError
 from aion.server.config import AionConfig
-from aion.server.rollup_batches import build_batch, checkpoint_key
-from aion.server.rollups_config import NameTemplate, StartAt, parse_rollups, rollup_rules
+from aion.server.rollups.batches import build_batch, checkpoint_key
+from aion.server.rollups.rules import NameTemplate, StartAt, parse_rollups, rollup_rules
 from aion.timeseries import Kind
 
 MINUTE = {"minute": {"step": 60}}
@@ -150,7 +150,7 @@ def test_documented_rules_parse_and_every_key_is_documented(tmp_path: Path) -> N
     import re
     import tomllib
 
-    from aion.server import rollups_config
+    from aion.server.rollups import rules as rules_module
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "timeseries.md").read_text()
     blocks = [b for b in re.findall(r"```toml\n(.*?)```", doc, re.DOTALL) if "[[rollups]]" in b]
@@ -158,5 +158,5 @@ def test_documented_rules_parse_and_every_key_is_documented(tmp_path: Path) -> N
     for block in blocks:
         rules = parse_rollups(tomllib.loads(block)["rollups"], data_dir=tmp_path)
         assert rules
-    for key in rollups_config._KEYS:
+    for key in rules_module._KEYS:
         assert f"| `{key}`" in doc, key

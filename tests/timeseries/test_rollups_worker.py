@@ -17,8 +17,8 @@ import msgspec
 import pytest
 
 from aion.core.streamlog import AppendRecord, StreamLog
-from aion.server.rollup_worker import RollupWorker
-from aion.server.rollups_config import RollupRule, parse_rollups
+from aion.server.rollups.rules import RollupRule, parse_rollups
+from aion.server.rollups.worker import RollupWorker
 from aion.streams.memory import MemoryStreamLog
 from aion.timeseries import Timeseries
 from tests.services import REDIS_URL, require

@@ -31,7 +31,7 @@ def test_the_page_and_its_files_are_served_with_a_self_only_policy(dashboard: Se
 
 @pytest.mark.parametrize(
     "path",
-    ["/ui/static/%2e%2e/dashboard_api.py", "/ui/static/js/missing.js", "/ui/static/js"],
+    ["/ui/static/%2e%2e/%2e%2e/api.py", "/ui/static/js/missing.js", "/ui/static/js"],
 )
 def test_nothing_else_is_served_from_the_package(dashboard: Seeded, path: str) -> None:
     assert dashboard.client.get(path).status_code == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aion.core.time import TICKS_PER_SECOND
-from aion.server.dashboard_stats import (
+from aion.server.dashboard.stats import (
     TICKS_PER_MINUTE,
     downsample,
     numeric_value,

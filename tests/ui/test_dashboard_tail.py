@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from aion.server.config import AionConfig, Route
-from aion.server.dashboard_tail import TailSettings, sse_message, tail_stream
+from aion.server.dashboard.tail import TailSettings, sse_message, tail_stream
 from aion.server.service import EventService
 
 

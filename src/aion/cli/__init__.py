@@ -1,1 +1,13 @@
-"""aion.cli."""
+"""The ``aion`` command (typer): ``serve`` runs the server; the other commands use it over
+HTTP through the clients in :mod:`aion.client`.
+
+``main`` holds the app and the event commands (``put``, ``get``, ``delete``, ``streams``,
+``schema``, and Triton's ``put -s`` / ``get -s`` from ``streams``); ``ts`` reads rollups;
+``transfer`` is ``export`` / ``import``; ``keys`` manages API keys and ``serve`` starts
+uvicorn. ``options`` holds the options every client command shares (``--url``,
+``--namespace``, ``--api-key``, defaulting to ``$AION_URL``, ``$AION_NAMESPACE`` and
+``$AION_API_KEY``), and ``output`` prints errors (stderr, exit status 2) and progress.
+
+The seam: this is the top layer, the only place besides the app factory that reads the
+environment; it holds no logic a library user would need.
+"""

@@ -16,8 +16,8 @@ import typer
 
 from aion.cli.output import fail
 from aion.errors import AionError
-from aion.server.auth_rules import parse_scopes
-from aion.server.keys import ApiKey, KeyStore
+from aion.server.ops.auth_rules import parse_scopes
+from aion.server.ops.keys import ApiKey, KeyStore
 
 __all__ = ["keys_app"]
 

@@ -1,8 +1,9 @@
 """The ``aion`` command: serve, and use the event API from a shell.
 
-Every client command takes ``--url`` (default ``$AION_URL`` or http://127.0.0.1:8151) and
-``--namespace`` (default ``$AION_NAMESPACE`` or the server's). Times are ISO-8601, epoch
-seconds, ``now`` or relative to now (``-10m``, ``-2h``, ``-7d``).
+Every client command takes ``--url`` (default ``$AION_URL`` or http://127.0.0.1:8151),
+``--namespace`` (default ``$AION_NAMESPACE`` or the server's) and ``--api-key`` (default
+``$AION_API_KEY``; a server with keys refuses requests without one, status 401). Times are
+ISO-8601, epoch seconds, ``now`` or relative to now (``-10m``, ``-2h``, ``-7d``).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def put(
         from aion.cli.streams import put_lines
 
         try:
-            put_lines(stream, url, os.environ.get("TRITON_CONFIG"), sys.stdin)
+            put_lines(stream, url, os.environ.get("TRITON_CONFIG"), sys.stdin, api_key)
         except AionError as exc:
             fail(str(exc))
         return
@@ -169,7 +170,10 @@ def get(
         from aion.cli.streams import get_records
 
         try:
-            get_records(stream, shard or None, url, os.environ.get("TRITON_CONFIG"), sys.stdout)
+            get_records(
+                stream, shard or None, url, os.environ.get("TRITON_CONFIG"), sys.stdout,
+                api_key=api_key,
+            )  # fmt: skip
         except AionError as exc:
             fail(str(exc))
         return

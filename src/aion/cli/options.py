@@ -9,18 +9,18 @@ from typing import Annotated
 
 import typer
 
+from aion.client.http import API_KEY_ENV, DEFAULT_URL, NAMESPACE_ENV, URL_ENV
+
 __all__ = ["DEFAULT_URL", "ApiKeyOption", "NamespaceOption", "UrlOption"]
 
-DEFAULT_URL = "http://127.0.0.1:8151"
-
 UrlOption = Annotated[
-    str, typer.Option("--url", envvar="AION_URL", help="The Aion server.", show_default=True)
+    str, typer.Option("--url", envvar=URL_ENV, help="The Aion server.", show_default=True)
 ]
 NamespaceOption = Annotated[
     str | None,
-    typer.Option("--namespace", "-n", envvar="AION_NAMESPACE", help="The namespace."),
+    typer.Option("--namespace", "-n", envvar=NAMESPACE_ENV, help="The namespace."),
 ]
 ApiKeyOption = Annotated[
     str | None,
-    typer.Option("--api-key", envvar="AION_API_KEY", help="API key, if the server wants one."),
+    typer.Option("--api-key", envvar=API_KEY_ENV, help="API key, if the server wants one."),
 ]

@@ -29,8 +29,8 @@ def build_config_mapping(data: Path, config: Path | None) -> dict[str, Any]:
 
 def check_exposure(host: str, data_dir: Path, insecure: bool) -> None:
     """Refuse to listen beyond loopback while no API key exists, unless ``insecure``."""
-    from aion.server.auth_rules import is_loopback
-    from aion.server.keys import KeyStore
+    from aion.server.ops.auth_rules import is_loopback
+    from aion.server.ops.keys import KeyStore
 
     if insecure or is_loopback(host) or KeyStore(data_dir).any_keys():
         return
@@ -59,8 +59,8 @@ def run_server(
 
     from aion.server.app import CONFIG_ENV, create_app, tune_interpreter
     from aion.server.config import AionConfig
-    from aion.server.connection import WireLimits, uvicorn_options
-    from aion.server.logging_config import log_config
+    from aion.server.ops.connection import WireLimits, uvicorn_options
+    from aion.server.ops.log_config import log_config
 
     tune_interpreter()
     raw = build_config_mapping(data, config)

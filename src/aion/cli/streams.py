@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from aion.client.streams import DEFAULT_URL, StreamsClient
+from aion.client.http import API_KEY_ENV, DEFAULT_URL, URL_ENV
+from aion.client.streams import StreamsClient
 from aion.compat import triton
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_PATH", "get_records", "open_stream", "put_lines"]
 
 CONFIG_ENV = "TRITON_CONFIG"
 DEFAULT_CONFIG_PATH = Path("/etc/triton.yaml")
-URL_ENV = "AION_URL"
 
 
 def _config_path(config_path: str | Path | None) -> Path | None:
@@ -34,26 +34,34 @@ def _config_path(config_path: str | Path | None) -> Path | None:
 
 
 def open_stream(
-    stream_alias_or_name: str, url: str | None = None, config_path: str | Path | None = None
+    stream_alias_or_name: str,
+    url: str | None = None,
+    config_path: str | Path | None = None,
+    api_key: str | None = None,
 ) -> triton.Stream:
     """The Triton stream for an alias of the config, or for an Aion stream name.
 
-    ``url`` (else ``$AION_URL``, else the config's ``url``) picks the server. A config file
-    that was asked for and cannot be read raises ``InvalidConfigurationError``.
+    ``url`` (else ``$AION_URL``, else the config's ``url``) picks the server, and ``api_key``
+    (else ``$AION_API_KEY``, else the config's ``api_key``) is the key sent to it. A config
+    file that was asked for and cannot be read raises ``InvalidConfigurationError``.
     """
     url = url or os.environ.get(URL_ENV)
+    api_key = api_key or os.environ.get(API_KEY_ENV)
     path = _config_path(config_path)
     if path is not None:
         try:
-            config = triton.load_config(path, default_url=url)
+            config = triton.load_config(path, default_url=url, default_api_key=api_key)
         except triton.InvalidConfigurationError as exc:
             raise triton.InvalidConfigurationError(f"Failed to load TRITON_CONFIG: {exc}") from exc
         if stream_alias_or_name in config:
             entry = dict(config[stream_alias_or_name])
             if url:
                 entry["url"] = url
+            if api_key:
+                entry["api_key"] = api_key
             return triton.get_stream(stream_alias_or_name, {stream_alias_or_name: entry})
-    return triton.Stream(StreamsClient(url or DEFAULT_URL), stream_alias_or_name, "msg")
+    client = StreamsClient(url or DEFAULT_URL, api_key=api_key)
+    return triton.Stream(client, stream_alias_or_name, "msg")
 
 
 def put_lines(
@@ -61,10 +69,11 @@ def put_lines(
     url: str | None,
     config_path: str | Path | None,
     stdin: TextIO,
+    api_key: str | None = None,
 ) -> int:
     """``triton put -s STREAM``: put every line of ``stdin`` as ``{msg: line, ts: now}`` (the
     line keeps its newline, as in Triton), one blocking put each; return how many."""
-    stream = open_stream(stream_alias_or_name, url, config_path)
+    stream = open_stream(stream_alias_or_name, url, config_path, api_key)
     count = 0
     try:
         for line in stdin:
@@ -88,12 +97,13 @@ def get_records(
     config_path: str | Path | None,
     out: TextIO,
     limit: int | None = None,
+    api_key: str | None = None,
 ) -> int:
     """``triton get -s STREAM [-d N ...]``: print records from LATEST (of the shard numbers
     given, else all) as ``<Record shardId-… seq>`` plus the pretty-printed data and a blank
     line, forever or until ``limit`` records. Ctrl-C stops fetching, prints what was already
     fetched and returns; the result is how many records were printed."""
-    opened = open_stream(stream, url, config_path)
+    opened = open_stream(stream, url, config_path, api_key)
     shown = 0
     try:
         iterator = opened.build_iterator_from_latest(list(shard_nums) if shard_nums else None)

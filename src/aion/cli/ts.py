@@ -9,22 +9,26 @@ rollup rules and their timeseries belong to the namespace their rule reads.
 
 Reads print one ``<ISO-8601 UTC time>\\t<value as JSON>`` line per point, or the server's JSON
 with ``--json``. Times are as ``aion get`` takes them: ISO-8601, epoch seconds, ``now`` or
-relative (``-1h``). Errors go to stderr with exit status 2.
+relative (``-1h``). Errors go to stderr with exit status 2. The requests are
+:class:`aion.client.TimeseriesClient`'s.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
-import httpx
 import typer
 
 from aion.cli.options import DEFAULT_URL, ApiKeyOption, NamespaceOption, UrlOption
 from aion.cli.output import fail
+from aion.client import TimeseriesClient, TimeseriesPoints
+from aion.errors import AionError
 
 __all__ = ["ts_app"]
+
+T = TypeVar("T")
 
 ts_app = typer.Typer(
     help="Timeseries rollups: list them and read their buckets.", no_args_is_help=True
@@ -43,42 +47,22 @@ CondenseOption = Annotated[bool, typer.Option(help="Merge the resolution rows of
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer.")]
 
 
-def _request(
-    url: str, path: str, params: dict[str, Any], api_key: str | None = None
-) -> dict[str, Any]:
-    """GET ``path`` and return its JSON, or exit with the server's error message."""
-    query = {k: v for k, v in params.items() if v is not None and v is not False}
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+def _read(url: str, api_key: str | None, read: Callable[[TimeseriesClient], T]) -> T:
+    """``read`` with a client; any error ends the command with its message, exit status 2."""
     try:
-        response = httpx.get(url.rstrip("/") + path, params=query, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {url}: {exc}")
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200:
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            where = f" ({error['field']})" if error.get("field") else ""
-            fail(f"{error.get('message')}{where} [HTTP {response.status_code}]")
-        fail(f"HTTP {response.status_code}: {response.text[:200]}")
-    if not isinstance(body, dict):
-        fail(f"unexpected answer from {url}: {response.text[:200]}")
-    return body
+        with TimeseriesClient(url, api_key=api_key) as client:
+            return read(client)
+    except AionError as exc:
+        fail(str(exc))
 
 
-def _quoted(name: str) -> str:
-    return httpx.URL("/" + name).raw_path.decode("ascii")[1:]
-
-
-def _print_points(body: dict[str, Any], as_json: bool) -> None:
+def _print_points(points: TimeseriesPoints, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(points.to_json(), indent=2))
         return
-    for value, epoch_ms in body.get("datapoints", []):
-        moment = datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-        typer.echo(f"{moment}\t{json.dumps(value)}")
+    for point in points.datapoints:
+        moment = point.time.isoformat().replace("+00:00", "Z")
+        typer.echo(f"{moment}\t{json.dumps(point.value)}")
 
 
 @ts_app.command("list")
@@ -89,20 +73,19 @@ def list_rollups(
     api_key: ApiKeyOption = None,
 ) -> None:
     """List a namespace's rollup rules, their counters and the timeseries they made."""
-    body = _request(url, "/v1/timeseries", {"namespace": namespace}, api_key)
+    rules = _read(url, api_key, lambda client: client.list(namespace=namespace))
     if as_json:
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps({"rollups": [rule.to_json() for rule in rules]}, indent=2))
         return
-    for rule in body.get("rollups", []):
-        stream = rule["stream"] + ("*" if rule["prefix"] else "")
-        stats = rule.get("stats", {})
-        state = "" if rule.get("available") else "  [backend unavailable]"
+    for rule in rules:
+        stream = rule.stream + ("*" if rule.prefix else "")
+        state = "" if rule.available else "  [backend unavailable]"
         typer.echo(
-            f"{rule['rule']}: {rule['namespace']}/{stream} -> {rule['timeseries']} "
-            f"({rule['type']}, {', '.join(rule['intervals'])}; {stats.get('events', 0)} events, "
-            f"{stats.get('skipped', 0)} skipped){state}"
+            f"{rule.rule}: {rule.namespace}/{stream} -> {rule.timeseries} "
+            f"({rule.type}, {', '.join(rule.intervals)}; {rule.stats.get('events', 0)} events, "
+            f"{rule.stats.get('skipped', 0)} skipped){state}"
         )
-        for name in rule.get("names", []):
+        for name in rule.names:
             typer.echo(f"  {name}")
 
 
@@ -120,11 +103,14 @@ def get_bucket(
     as_json: JsonOption = False,
 ) -> None:
     """Print the bucket holding a time (default now)."""
-    params = {
-        "timestamp": at, "interval": interval, "transform": transform,
-        "condense": "true" if condense else None, "rule": rule, "namespace": namespace,
-    }  # fmt: skip
-    _print_points(_request(url, f"/v1/timeseries/{_quoted(name)}", params, api_key), as_json)
+    points = _read(
+        url, api_key,
+        lambda client: client.get(
+            name, at, interval=interval, transform=transform, condense=condense, rule=rule,
+            namespace=namespace,
+        ),
+    )  # fmt: skip
+    _print_points(points, as_json)
 
 
 @ts_app.command("series")
@@ -144,10 +130,11 @@ def get_series(
     as_json: JsonOption = False,
 ) -> None:
     """Print every bucket of a range, oldest first."""
-    params = {
-        "start": start, "end": end, "steps": steps, "interval": interval,
-        "transform": transform, "condense": "true" if condense else None,
-        "collapse": "true" if collapse else None, "rule": rule, "namespace": namespace,
-    }  # fmt: skip
-    path = f"/v1/timeseries/{_quoted(name)}/series"
-    _print_points(_request(url, path, params, api_key), as_json)
+    points = _read(
+        url, api_key,
+        lambda client: client.series(
+            name, start=start, end=end, steps=steps, interval=interval, transform=transform,
+            condense=condense, collapse=collapse, rule=rule, namespace=namespace,
+        ),
+    )  # fmt: skip
+    _print_points(points, as_json)

@@ -31,6 +31,9 @@ __all__ = ["ConsumerGroupWorker", "RecordHandler"]
 
 logger = logging.getLogger(__name__)
 
+_REFUSED = (401, 403)
+"""Statuses that end ``run()``: no API key, an unknown one, or one without the scope."""
+
 RecordHandler = Callable[[StreamRecord], None]
 """Called once per record (at least once across crashes), in sequence order per shard."""
 
@@ -44,7 +47,9 @@ class _Shard:
 class ConsumerGroupWorker:
     """One worker of consumer group ``group`` on ``stream``; ``run()`` until ``stop()``.
 
-    ``start`` is where a shard without a checkpoint begins (TRIM_HORIZON or LATEST).
+    ``start`` is where a shard without a checkpoint begins (TRIM_HORIZON or LATEST). The worker
+    talks through ``client``, so its API key is the client's:
+    ``ConsumerGroupWorker(StreamsClient(url, api_key=key), ...)``.
     """
 
     def __init__(
@@ -87,7 +92,9 @@ class ConsumerGroupWorker:
     def run(self) -> None:
         """Join, then heartbeat, read, handle and checkpoint until ``stop()``; then leave the
         group so the others take the shards at once. A handler's exception ends the run
-        (after leaving); its batch is not checkpointed and will be delivered again."""
+        (after leaving); its batch is not checkpointed and will be delivered again. A server
+        that refuses the client's API key (401, 403) ends the run with that ``ResponseError``;
+        other failures are logged and retried."""
         next_beat = 0.0
         joined = False
         try:
@@ -98,6 +105,8 @@ class ConsumerGroupWorker:
                         joined = True
                         next_beat = time.monotonic() + self.lease_seconds / 3
                     except (RequestError, ResponseError) as exc:
+                        if isinstance(exc, ResponseError) and exc.status in _REFUSED:
+                            raise  # a missing or wrong API key does not mend itself
                         # Keep going: leases expire on their own if the outage lasts.
                         logger.warning("worker %s: heartbeat failed: %s", self.worker, exc)
                         self._stopping.wait(min(1.0, self.lease_seconds / 3))

@@ -4,11 +4,11 @@ method the twin of :class:`~aion.client.streams_sync.StreamsClient`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 import httpx
 
-from aion.client.streams_calls import DEFAULT_URL, Call, Calls, ClientBase, answer
+from aion.client.http import DEFAULT_TIMEOUT, DEFAULT_URL, HttpSettings
+from aion.client.streams_calls import StreamCalls
 from aion.client.streams_types import (
     GroupMembership,
     LeaseInfo,
@@ -17,26 +17,35 @@ from aion.client.streams_types import (
     ReadBatch,
     StreamInfo,
 )
+from aion.client.transport import AsyncTransport
 from aion.core.streamlog import PositionKind
-from aion.errors import RequestError
 
 __all__ = ["AsyncStreamsClient"]
 
-T = TypeVar("T")
 
-
-class AsyncStreamsClient(ClientBase):
+class AsyncStreamsClient:
     """Asyncio twin of :class:`StreamsClient`, method for method."""
 
     def __init__(
         self,
         url: str = DEFAULT_URL,
+        *,
         namespace: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(url, namespace, timeout)
-        self._http = httpx.AsyncClient(transport=transport)
+        self.settings = HttpSettings(url, namespace, timeout, api_key)
+        self._calls = StreamCalls(self.settings)
+        self._http = AsyncTransport(self.settings, transport)
+
+    @property
+    def url(self) -> str:
+        return self.settings.url
+
+    @property
+    def namespace(self) -> str | None:
+        return self.settings.namespace
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -48,30 +57,23 @@ class AsyncStreamsClient(ClientBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, call: Call[T]) -> T:
-        try:
-            response = await self._http.request(**self._request(call))
-        except httpx.HTTPError as exc:
-            raise RequestError(f"cannot reach {self.url}: {exc}") from exc
-        return answer(call, response)
-
     async def create_stream(
         self, name: str, shards: int = 1, retention_seconds: int | None = None
     ) -> StreamInfo:
         """Create a stream (idempotent with the same shard count)."""
-        return await self._send(Calls.create(name, shards, retention_seconds))
+        return await self._http.send(self._calls.create(name, shards, retention_seconds))
 
     async def describe_stream(self, stream: str) -> StreamInfo:
         """A stream's shards and retention."""
-        return await self._send(Calls.describe(stream))
+        return await self._http.send(self._calls.describe(stream))
 
     async def list_streams(self) -> list[str]:
         """The namespace's stream names."""
-        return await self._send(Calls.list_streams())
+        return await self._http.send(self._calls.list_streams())
 
     async def delete_stream(self, stream: str) -> None:
         """Delete a stream and everything it holds."""
-        await self._send(Calls.delete(stream))
+        await self._http.send(self._calls.delete(stream))
 
     async def put(
         self, stream: str, partition_key: str, data: bytes, explicit_hash_key: int | None = None
@@ -85,7 +87,7 @@ class AsyncStreamsClient(ClientBase):
         self, stream: str, records: Sequence[OutgoingRecord | tuple[str, bytes]]
     ) -> list[Placement]:
         """Append up to 500 records, all or none; placements in input order."""
-        return await self._send(Calls.put_many(stream, records))
+        return await self._http.send(self._calls.put_many(stream, records))
 
     async def iterator(
         self,
@@ -96,27 +98,29 @@ class AsyncStreamsClient(ClientBase):
         timestamp: int | str | None = None,
     ) -> str:
         """An iterator for one shard (by number or id) at a position."""
-        return await self._send(Calls.iterator(stream, shard, kind, sequence, timestamp))
+        return await self._http.send(self._calls.iterator(stream, shard, kind, sequence, timestamp))
 
     async def read(
         self, stream: str, iterator: str, limit: int = 1000, wait: float = 0.0
     ) -> ReadBatch:
         """Up to ``limit`` records from ``iterator``, long-polling up to ``wait`` seconds."""
-        return await self._send(Calls.read(stream, iterator, limit, wait))
+        return await self._http.send(self._calls.read(stream, iterator, limit, wait))
 
     async def get_checkpoints(self, stream: str, group: str) -> dict[int, int]:
         """The group's checkpoint per shard."""
-        return await self._send(Calls.checkpoints(stream, group))
+        return await self._http.send(self._calls.checkpoints(stream, group))
 
     async def set_checkpoint(
         self, stream: str, group: str, shard: int, sequence: int, expected: int | None = None
     ) -> bool:
         """Store a checkpoint; False when ``expected`` no longer matches."""
-        return await self._send(Calls.set_checkpoint(stream, group, shard, sequence, expected))
+        return await self._http.send(
+            self._calls.set_checkpoint(stream, group, shard, sequence, expected)
+        )
 
     async def get_leases(self, stream: str, group: str) -> tuple[list[LeaseInfo], int]:
         """The group's leases and the server's kronos time."""
-        return await self._send(Calls.leases(stream, group))
+        return await self._http.send(self._calls.leases(stream, group))
 
     async def set_lease(
         self,
@@ -128,8 +132,8 @@ class AsyncStreamsClient(ClientBase):
         ttl_seconds: float = 30.0,
     ) -> LeaseInfo | None:
         """Compare-and-set a lease; None when another worker changed it first."""
-        return await self._send(
-            Calls.set_lease(stream, group, shard, owner, expected_version, ttl_seconds)
+        return await self._http.send(
+            self._calls.set_lease(stream, group, shard, owner, expected_version, ttl_seconds)
         )
 
     async def join_group(
@@ -137,14 +141,18 @@ class AsyncStreamsClient(ClientBase):
     ) -> GroupMembership:
         """Join a consumer group as ``worker``: the shards it owns now, by the group's
         fair-share rules (heartbeat every ``heartbeat_seconds`` to keep them)."""
-        return await self._send(Calls.heartbeat(stream, group, worker, lease_seconds, join=True))
+        return await self._http.send(
+            self._calls.heartbeat(stream, group, worker, lease_seconds, join=True)
+        )
 
     async def heartbeat(
         self, stream: str, group: str, worker: str, lease_seconds: float = 10.0
     ) -> GroupMembership:
         """Renew and rebalance; a shard missing from the answer was taken over."""
-        return await self._send(Calls.heartbeat(stream, group, worker, lease_seconds, join=False))
+        return await self._http.send(
+            self._calls.heartbeat(stream, group, worker, lease_seconds, join=False)
+        )
 
     async def leave_group(self, stream: str, group: str, worker: str) -> list[int]:
         """Release every shard ``worker`` holds; answers the shards released."""
-        return await self._send(Calls.leave(stream, group, worker))
+        return await self._http.send(self._calls.leave(stream, group, worker))

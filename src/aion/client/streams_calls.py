@@ -1,20 +1,19 @@
-"""The requests of the native streams API and the reading of their answers, without I/O.
+"""The requests of the native streams API (``/v1/streams``) and the reading of their answers,
+without I/O.
 
-:class:`Calls` builds each request as a :class:`Call` (method, path, body, how to parse the
-answer, what a 409 means); :func:`answer` turns a response into a value or Aion's exception;
-:class:`ClientBase` holds what the sync and async clients share. The two clients only send.
+:class:`StreamCalls` builds each request as a :class:`~aion.client.http.Call` (method, path,
+body, how to parse the answer, what a 409 means); :func:`streams_error` turns the server's
+error into Aion's typed exception. The sync and async clients only send.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
+from aion.client.http import Call, HttpSettings, native_error
 from aion.client.streams_types import (
     GroupMembership,
     LeaseInfo,
@@ -25,61 +24,49 @@ from aion.client.streams_types import (
     StreamInfo,
     StreamRecord,
 )
-from aion.core.streamlog import (
-    PositionKind,
+from aion.core.streamlog import PositionKind
+from aion.errors import (
+    AionError,
+    NotFound,
+    ResponseError,
     SequencePastEnd,
     SequenceTrimmed,
     ShardNotFound,
     StreamNotFound,
+    ValidationError,
 )
-from aion.errors import NotFound, ResponseError, ValidationError
 
-__all__ = ["DEFAULT_URL", "Call", "Calls", "ClientBase", "answer"]
+__all__ = ["StreamCalls", "streams_error"]
 
-DEFAULT_URL = "http://127.0.0.1:8151"
 T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One request and how to read its answer; ``conflict`` is what a 409 means."""
-
-    method: str
-    path: str
-    parse: Callable[[Any], T]
-    body: dict[str, Any] | None = None
-    timeout: float | None = None
-    conflict: Callable[[], T] | None = None
-
-
-_ERRORS: dict[str, type[ValidationError] | type[NotFound]] = {
+_NOT_FOUND: dict[str, type[NotFound]] = {
     "StreamNotFound": StreamNotFound,
     "ShardNotFound": ShardNotFound,
+}
+_INVALID: dict[str, type[ValidationError]] = {
     "SequencePastEnd": SequencePastEnd,
     "SequenceTrimmed": SequenceTrimmed,
 }
 
 
-def _raise_for(response: httpx.Response) -> None:
-    try:
-        error = response.json()["error"]
-        kind, message, field = str(error["type"]), str(error["message"]), error.get("field")
-    except (ValueError, KeyError, TypeError):
-        raise ResponseError(
-            f"the server answered {response.status_code}: {response.text[:200]}",
-            response.status_code,
-            response.text,
-        ) from None
-    known = _ERRORS.get(kind)
-    if known is not None and issubclass(known, NotFound):
-        raise known(message)
-    if known is not None:
-        raise known(message, field)
-    if response.status_code == 404:
-        raise NotFound(message)
-    if response.status_code in (400, 413):
-        raise ValidationError(message, field)
-    raise ResponseError(message, response.status_code, error)
+def streams_error(error: ResponseError) -> AionError:
+    """The exception the streams API's error stands for: the type the server names, else
+    ``NotFound`` for a 404 and ``ValidationError`` (with ``field``) for a 400 or 413; any
+    other answer stays a ``ResponseError``."""
+    native = native_error(error.body)
+    if native is None:
+        return error
+    kind, message, field = native
+    if kind in _NOT_FOUND:
+        return _NOT_FOUND[kind](message)
+    if kind in _INVALID:
+        return _INVALID[kind](message, field)
+    if error.status == 404:
+        return NotFound(message)
+    if error.status in (400, 413):
+        return ValidationError(message, field)
+    return error
 
 
 def _shard_info(raw: dict[str, Any]) -> ShardInfo:
@@ -158,37 +145,52 @@ def _wire(record: OutgoingRecord | tuple[str, bytes]) -> dict[str, Any]:
     return out
 
 
-class Calls:
-    """The requests of the streams API, without I/O."""
+class StreamCalls:
+    """The requests of the streams API, in the settings' namespace."""
 
-    @staticmethod
-    def create(name: str, shards: int, retention_seconds: int | None) -> Call[StreamInfo]:
+    def __init__(self, settings: HttpSettings) -> None:
+        self.settings = settings
+        namespace = settings.namespace
+        self._params = {"namespace": namespace} if namespace else None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        body: Any = None,
+        *,
+        timeout: float | None = None,
+        conflict: Callable[[], T] | None = None,
+    ) -> Call[T]:
+        return Call(
+            method, "/v1/streams" + path, parse, body, self._params, timeout, conflict,
+            errors=streams_error,
+        )  # fmt: skip
+
+    def create(self, name: str, shards: int, retention_seconds: int | None) -> Call[StreamInfo]:
         body = {"name": name, "shards": shards, "retention_seconds": retention_seconds}
-        return Call("POST", "", _stream_info, body)
+        return self._call("POST", "", _stream_info, body)
 
-    @staticmethod
-    def describe(stream: str) -> Call[StreamInfo]:
-        return Call("GET", f"/{stream}", _stream_info)
+    def describe(self, stream: str) -> Call[StreamInfo]:
+        return self._call("GET", f"/{stream}", _stream_info)
 
-    @staticmethod
-    def list_streams() -> Call[list[str]]:
-        return Call("GET", "", lambda raw: list(raw["streams"]))
+    def list_streams(self) -> Call[list[str]]:
+        return self._call("GET", "", lambda raw: list(raw["streams"]))
 
-    @staticmethod
-    def delete(stream: str) -> Call[None]:
-        return Call("DELETE", f"/{stream}", lambda raw: None)
+    def delete(self, stream: str) -> Call[None]:
+        return self._call("DELETE", f"/{stream}", lambda raw: None)
 
-    @staticmethod
     def put_many(
-        stream: str, records: Sequence[OutgoingRecord | tuple[str, bytes]]
+        self, stream: str, records: Sequence[OutgoingRecord | tuple[str, bytes]]
     ) -> Call[list[Placement]]:
         body = {"records": [_wire(r) for r in records]}
-        return Call(
+        return self._call(
             "POST", f"/{stream}/records", lambda raw: [_placement(p) for p in raw["records"]], body
         )
 
-    @staticmethod
     def iterator(
+        self,
         stream: str,
         shard: int | str,
         kind: PositionKind | str,
@@ -200,30 +202,29 @@ class Calls:
             body["sequence"] = str(sequence)
         if timestamp is not None:
             body["timestamp"] = timestamp
-        return Call("POST", f"/{stream}/shards/{shard}/iterator", lambda r: r["iterator"], body)
+        return self._call(
+            "POST", f"/{stream}/shards/{shard}/iterator", lambda r: r["iterator"], body
+        )
 
-    @staticmethod
-    def read(stream: str, iterator: str, limit: int, wait: float) -> Call[ReadBatch]:
+    def read(self, stream: str, iterator: str, limit: int, wait: float) -> Call[ReadBatch]:
         body = {"iterator": iterator, "limit": limit, "wait": wait, "encoding": "base64"}
         # The HTTP timeout must outlast the server-side long-poll.
-        return Call("POST", f"/{stream}/read", _batch, body, timeout=wait + 30)
+        return self._call("POST", f"/{stream}/read", _batch, body, timeout=wait + 30)
 
-    @staticmethod
-    def checkpoints(stream: str, group: str) -> Call[dict[int, int]]:
-        return Call(
+    def checkpoints(self, stream: str, group: str) -> Call[dict[int, int]]:
+        return self._call(
             "GET",
             f"/{stream}/groups/{group}/checkpoints",
             lambda raw: {int(k): int(v) for k, v in raw["checkpoints"].items()},
         )
 
-    @staticmethod
     def set_checkpoint(
-        stream: str, group: str, shard: int, sequence: int, expected: int | None
+        self, stream: str, group: str, shard: int, sequence: int, expected: int | None
     ) -> Call[bool]:
         body: dict[str, Any] = {"sequence": str(sequence)}
         if expected is not None:
             body["expected"] = str(expected)
-        return Call(
+        return self._call(
             "PUT",
             f"/{stream}/groups/{group}/checkpoints/{shard}",
             lambda raw: True,
@@ -231,16 +232,15 @@ class Calls:
             conflict=lambda: False,
         )
 
-    @staticmethod
-    def leases(stream: str, group: str) -> Call[tuple[list[LeaseInfo], int]]:
-        return Call(
+    def leases(self, stream: str, group: str) -> Call[tuple[list[LeaseInfo], int]]:
+        return self._call(
             "GET",
             f"/{stream}/groups/{group}/leases",
             lambda raw: ([_lease(x) for x in raw["leases"]], raw["server_time"]),
         )
 
-    @staticmethod
     def set_lease(
+        self,
         stream: str,
         group: str,
         shard: int,
@@ -249,7 +249,7 @@ class Calls:
         ttl_seconds: float,
     ) -> Call[LeaseInfo | None]:
         body = {"owner": owner, "expected_version": expected_version, "ttl_seconds": ttl_seconds}
-        return Call(
+        return self._call(
             "PUT",
             f"/{stream}/groups/{group}/leases/{shard}",
             _lease,
@@ -257,44 +257,13 @@ class Calls:
             conflict=lambda: None,
         )
 
-    @staticmethod
     def heartbeat(
-        stream: str, group: str, worker: str, lease_seconds: float, join: bool
+        self, stream: str, group: str, worker: str, lease_seconds: float, join: bool
     ) -> Call[GroupMembership]:
         action = "join" if join else "heartbeat"
         path = f"/{stream}/groups/{group}/members/{_worker_path(worker)}/{action}"
-        return Call("POST", path, _membership, {"lease_seconds": lease_seconds})
+        return self._call("POST", path, _membership, {"lease_seconds": lease_seconds})
 
-    @staticmethod
-    def leave(stream: str, group: str, worker: str) -> Call[list[int]]:
+    def leave(self, stream: str, group: str, worker: str) -> Call[list[int]]:
         path = f"/{stream}/groups/{group}/members/{_worker_path(worker)}/leave"
-        return Call("POST", path, lambda raw: list(raw["released"]))
-
-
-def answer(call: Call[T], response: httpx.Response) -> T:
-    if response.status_code == 409 and call.conflict is not None:
-        return call.conflict()
-    if response.status_code >= 400:
-        _raise_for(response)
-    return call.parse(response.json())
-
-
-class ClientBase:
-    """What both clients share: the base URL, namespace and default timeout."""
-
-    def __init__(self, url: str, namespace: str | None, timeout: float) -> None:
-        self.url = url.rstrip("/")
-        self.namespace = namespace
-        self.timeout = timeout
-
-    def _params(self) -> dict[str, str]:
-        return {"namespace": self.namespace} if self.namespace else {}
-
-    def _request(self, call: Call[Any]) -> dict[str, Any]:
-        return {
-            "method": call.method,
-            "url": f"{self.url}/v1/streams{call.path}",
-            "params": self._params(),
-            "json": call.body,
-            "timeout": call.timeout or self.timeout,
-        }
+        return self._call("POST", path, lambda raw: list(raw["released"]))

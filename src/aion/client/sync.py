@@ -1,4 +1,5 @@
-"""``aion.Client``: the blocking client for the event API (httpx)."""
+"""``aion.Client``: the blocking client for the event API; it only sends what
+:mod:`aion.client.events_calls` builds."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ from typing import Any
 
 import httpx
 
-from aion.client.base import GET_RETRIES, BaseClient, LineSplitter, Order, TimeLike
-from aion.errors import RequestError, ResponseError
+from aion.client.events_calls import EventCalls, Order
+from aion.client.http import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_URL, HttpSettings
+from aion.client.transport import SyncTransport
+from aion.core.time import TimeLike
+from aion.errors import RequestError
 
 __all__ = ["Client"]
 
 
 class Client:
     """A blocking client: ``put``, ``get``, ``delete``, ``streams``, ``infer_schema``, ``index``.
+
+    ``api_key`` is sent as a bearer token (a server with keys answers 401 without one);
+    ``retries`` is how many times ``get`` resumes after a dropped connection.
 
     >>> with Client("http://127.0.0.1:8151") as aion:          # doctest: +SKIP
     ...     aion.put({"clicks": [{"user": 1}]})
@@ -25,43 +32,29 @@ class Client:
 
     def __init__(
         self,
-        url: str = "http://127.0.0.1:8151",
+        url: str = DEFAULT_URL,
         *,
         namespace: str | None = None,
-        timeout: float | None = 30.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
         api_key: str | None = None,
+        retries: int = DEFAULT_RETRIES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._base = BaseClient(url, namespace, timeout, api_key)
-        self._http = httpx.Client(
-            headers=self._base.headers(), timeout=timeout, transport=transport
-        )
+        self.settings = HttpSettings(url, namespace, timeout, api_key, retries)
+        self._calls = EventCalls(self.settings)
+        self._http = SyncTransport(self.settings, transport)
 
     @property
     def url(self) -> str:
-        return self._base.url
+        return self.settings.url
 
     @property
     def namespace(self) -> str | None:
-        return self._base.namespace
-
-    def _post(self, path: str, body: dict[str, Any], *, require_success: bool = True) -> Any:
-        try:
-            response = self._http.post(self._base.endpoint(path), json=body)
-        except httpx.HTTPError as exc:
-            raise RequestError(f"cannot reach {self._base.url}: {exc}") from exc
-        return self._base.check(
-            response.status_code, response.content, require_success=require_success
-        )
+        return self.settings.namespace
 
     def index(self) -> dict[str, Any]:
         """The server's identity and the health of its backends."""
-        try:
-            response = self._http.get(self._base.endpoint("/1.0/index"))
-        except httpx.HTTPError as exc:
-            raise RequestError(f"cannot reach {self._base.url}: {exc}") from exc
-        result: dict[str, Any] = self._base.check(response.status_code, response.content)
-        return result
+        return self._http.send(self._calls.index())
 
     def put(
         self,
@@ -75,11 +68,7 @@ class Client:
         Raises ``ResponseError`` when any event was refused (the valid ones are stored:
         Kronos's partial success) unless ``require_success`` is False.
         """
-        body = self._base.with_namespace({"events": self._base.prepare_events(events)}, namespace)
-        result: dict[str, Any] = self._post(
-            "/1.0/events/put", body, require_success=require_success
-        )
-        return result
+        return self._http.send(self._calls.put(events, namespace, require_success))
 
     def get(
         self,
@@ -91,46 +80,26 @@ class Client:
         limit: int | None = None,
         order: Order | str = Order.ASCENDING,
         namespace: str | None = None,
-        retries: int = GET_RETRIES,
+        retries: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The events of ``stream`` in ``[start, end]`` (both inclusive), streamed.
 
         A dropped connection resumes strictly after the last id received, up to ``retries``
-        times with a growing pause; an error status is raised at once.
+        times (default: the client's) with a growing pause; an error status is raised at once.
         """
-        body = self._base.get_body(
-            stream, start, end, start_id=start_id, limit=limit, order=order, namespace=namespace
-        )
-        received = 0
-        last_id: str | None = None
-        attempt = 0
+        plan = self._calls.get(
+            stream, start, end, start_id=start_id, limit=limit, order=order,
+            namespace=namespace, retries=retries,
+        )  # fmt: skip
         while True:
-            request_body = self._base.resume_body(body, last_id, received)
             try:
-                with self._http.stream(
-                    "POST", self._base.endpoint("/1.0/events/get"), json=request_body
-                ) as response:
-                    if response.status_code != 200:
-                        self._base.check(response.status_code, response.read())
-                    splitter = LineSplitter()
-                    for chunk in response.iter_bytes():
-                        for event in self._base.decode_lines(splitter.feed(chunk)):
-                            received += 1
-                            last_id = self._base.last_id(event) or last_id
-                            yield event
-                    for event in self._base.decode_lines(splitter.finish()):
-                        received += 1
-                        yield event
+                with self._http.stream(plan.call()) as chunks:
+                    for chunk in chunks:
+                        yield from plan.feed(chunk)
+                yield from plan.finish()
                 return
-            except ResponseError:
-                raise
-            except httpx.HTTPError as exc:
-                attempt += 1
-                if attempt > retries:
-                    raise RequestError(
-                        f"get {stream!r} failed after {retries} retries: {exc}"
-                    ) from exc
-                time.sleep(0.1 * attempt)
+            except RequestError as exc:
+                time.sleep(plan.dropped(exc))
 
     def delete(
         self,
@@ -142,32 +111,15 @@ class Client:
         namespace: str | None = None,
     ) -> dict[str, Any]:
         """Delete ``[start, end]`` (or strictly after ``start_id``); counts per backend."""
-        body = self._base.get_body(
-            stream, start, end, start_id=start_id, limit=None, order=Order.ASCENDING,
-            namespace=namespace,
-        )  # fmt: skip
-        body.pop("order")
-        result: dict[str, Any] = self._post("/1.0/events/delete", body)
-        return result
+        return self._http.send(self._calls.delete(stream, start, end, start_id, namespace))
 
     def streams(self, *, namespace: str | None = None) -> list[str]:
         """The streams of the namespace."""
-        body = self._base.with_namespace({}, namespace)
-        try:
-            response = self._http.post(self._base.endpoint("/1.0/streams"), json=body)
-        except httpx.HTTPError as exc:
-            raise RequestError(f"cannot reach {self._base.url}: {exc}") from exc
-        if response.status_code != 200:
-            self._base.check(response.status_code, response.content)
-        splitter = LineSplitter()
-        lines = splitter.feed(response.content) + splitter.finish()
-        return [line.decode() for line in lines]
+        return self._http.send(self._calls.streams(namespace))
 
     def infer_schema(self, stream: str, *, namespace: str | None = None) -> dict[str, Any]:
         """The server's answer with the JSON Schema inferred from the latest events."""
-        body = self._base.with_namespace({"stream": stream}, namespace)
-        result: dict[str, Any] = self._post("/1.0/streams/infer_schema", body)
-        return result
+        return self._http.send(self._calls.infer_schema(stream, namespace))
 
     def close(self) -> None:
         self._http.close()

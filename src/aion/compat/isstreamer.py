@@ -38,7 +38,7 @@ from aion.client.shipper import (
     Shipper,
     ShipperConfig,
 )
-from aion.errors import ConfigurationError, RequestError
+from aion.errors import ConfigurationError, ShippingFailed
 
 __all__ = ["DEFAULT_STREAM_API_BASE", "IniConfig", "ShippingFailed", "Streamer", "read_config"]
 
@@ -47,10 +47,6 @@ API_VERSION_RANGE = "<=0.0.4"
 USER_AGENT = "PyStreamer v2.0.0 (aion)"
 _CLIENT = "isstreamer.client_config"
 _API = "isstreamer.api_config"
-
-
-class ShippingFailed(RequestError):
-    """Raised at ``debug_level >= 2`` when events could not be delivered."""
 
 
 @dataclass(frozen=True, slots=True)

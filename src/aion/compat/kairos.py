@@ -28,18 +28,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aion.errors import AionError, ValidationError
+from aion.errors import AionError, UnknownInterval, UnsupportedType, ValidationError
 from aion.timeseries import Timeseries as _NativeTimeseries
-from aion.timeseries import UnknownInterval
 
 __all__ = ["KairosException", "Timeseries", "UnknownInterval", "UnsupportedType"]
 
 #: Kairos's exception root; every Aion error derives from it.
 KairosException = AionError
-
-
-class UnsupportedType(ValidationError, NotImplementedError):
-    """An unknown timeseries ``type`` (Kairos raised ``NotImplementedError``)."""
 
 
 class Timeseries(_NativeTimeseries):

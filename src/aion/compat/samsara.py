@@ -13,6 +13,9 @@ recorded during a send); the publisher thread is a daemon that never dies on an 
 with backoff and spools what it cannot send; pending events are flushed (bounded) at exit;
 ``publish_events`` validates; a failed publish raises ``ResponseError``/``RequestError``
 instead of a bare ``raise``; a missing ``sourceId`` raises ``InvalidEvent``, not KeyError.
+
+One key more than the SDK's: ``api_key``, sent as ``Authorization: Bearer <key>`` to a server
+that has API keys (None, the default, sends none).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from aion.client.http import auth_headers, decode_error
 from aion.client.shipper import (
     BATCH_ID_HEADER,
     Compression,
@@ -38,7 +42,13 @@ from aion.client.shipper import (
     ShipperConfig,
 )
 from aion.client.shipper.retry import Verdict, backoff_delay, classify_status, parse_retry_after
-from aion.errors import ConfigurationError, RequestError, ResponseError, ValidationError
+from aion.errors import (
+    InvalidArguement,
+    InvalidConfiguration,
+    InvalidEvent,
+    RequestError,
+    ResponseError,
+)
 
 __all__ = [
     "API_PATH",
@@ -74,18 +84,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "send_timeout": 30000,
     "compression": COMPRESSION.GZIP,
 }
-
-
-class InvalidEvent(ValidationError):
-    """An event without a string ``sourceId``/``eventName`` or an integer ``timestamp`` ≥ 0."""
-
-
-class InvalidConfiguration(ConfigurationError):
-    """A configuration the client refuses (no ``url``, a bad compression, a negative time)."""
-
-
-class InvalidArguement(ValidationError):
-    """A function called with unsuitable arguments."""
 
 
 InvalidArgument = InvalidArguement
@@ -191,6 +189,7 @@ class SamsaraClient:
                 spool_dir=Path(spool_dir) if spool_dir else None,
                 spool_name="samsara",
                 name="samsara",
+                api_key=cfg.get("api_key"),
             ),
             transport=transport,
             autostart=bool(cfg["start_publishing_thread"]),
@@ -229,6 +228,7 @@ class SamsaraClient:
             "Content-Type": "application/json",
             "Content-Encoding": "gzip" if self._compressed else "identity",
             BATCH_ID_HEADER: _batch_id(),
+            **auth_headers(self.config.get("api_key")),
         }
         if self._compressed:
             body = gzip.compress(body, mtime=0)
@@ -245,10 +245,12 @@ class SamsaraClient:
                 if verdict is Verdict.SENT:
                     return True
                 if verdict is Verdict.REJECTED:
+                    refused = decode_error(response.status_code, response.content)
                     raise ResponseError(
-                        f"Samsara refused the events: {response.status_code}",
-                        response.status_code,
-                        response.text,
+                        f"Samsara refused the events: {refused}",
+                        refused.status,
+                        refused.body,
+                        refused.field,
                     )
                 status, error = response.status_code, None
                 retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())

@@ -11,8 +11,10 @@ and the errors. Records are msgpack maps, as Triton wrote them. Fixed on the way
 - checkpoints live in Aion's StreamLog (per consumer group = Triton client name), not Postgres.
 
 Config keys per alias: ``name``, ``partition_key`` (required), ``url`` (default ``$AION_URL``
-or ``http://127.0.0.1:8151``), ``shards`` (create the stream with this many shards on first
-use), ``namespace``, ``client_name`` (the checkpoint group); Triton's ``region`` is ignored.
+or ``http://127.0.0.1:8151``), ``api_key`` (default ``$AION_API_KEY``; needed by a server that
+has API keys), ``shards`` (create the stream with this many shards on first use),
+``namespace``, ``client_name`` (the checkpoint group); Triton's ``region`` is ignored. The
+errors are defined in :mod:`aion.errors` and exported here under Triton's names.
 """
 
 from __future__ import annotations
@@ -31,15 +33,26 @@ from typing import Any
 import msgpack
 import yaml
 
+from aion.client.http import API_KEY_ENV, DEFAULT_URL, URL_ENV
 from aion.client.streams import (
-    DEFAULT_URL,
     ConsumerGroupWorker,
     ReadBatch,
     StreamRecord,
     StreamsClient,
 )
 from aion.core.streamlog import PositionKind
-from aion.errors import AionError, ConfigurationError, RequestError, ResponseError
+from aion.errors import (
+    EndOfShardError,
+    InvalidConfigurationError,
+    KinesisError,
+    KinesisPutManyError,
+    RequestError,
+    ResponseError,
+    ShardNotFoundError,
+    StreamNotConfiguredError,
+    TritonCheckpointError,
+    TritonError,
+)
 
 __all__ = [
     "KINESIS_MAX_LENGTH",
@@ -65,49 +78,14 @@ log = logging.getLogger(__name__)
 KINESIS_MAX_LENGTH = 500
 """Records per ``put_many`` request, as Triton chunked them."""
 
-URL_ENV = "AION_URL"
 
+def load_config(
+    path: str | Path, default_url: str | None = None, default_api_key: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Read a Triton YAML file: alias → ``{name, partition_key, url, api_key, ...}``.
 
-class TritonError(AionError):
-    """The root of Triton's errors."""
-
-
-class InvalidConfigurationError(TritonError, ConfigurationError):
-    """The Triton YAML cannot be read or an entry lacks ``name`` or ``partition_key``."""
-
-
-class StreamNotConfiguredError(TritonError):
-    """``get_stream`` was asked for an alias the config does not define."""
-
-
-class KinesisError(TritonError):
-    """A put failed even after its retries."""
-
-
-class KinesisPutManyError(KinesisError):
-    """Some records of ``put_many`` could not be stored; they are in ``failed_data``."""
-
-    def __init__(self, failed_data: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(failed_data)} records could not be put")
-        self.failed_data = failed_data
-
-
-class EndOfShardError(TritonError):
-    """The shard is closed and fully read (Aion shards never close; kept for Triton code)."""
-
-
-class ShardNotFoundError(TritonError):
-    """A shard number outside the stream's shard list."""
-
-
-class TritonCheckpointError(TritonError):
-    """Checkpointing needs a client name (the consumer group)."""
-
-
-def load_config(path: str | Path, default_url: str | None = None) -> dict[str, dict[str, Any]]:
-    """Read a Triton YAML file: alias → ``{name, partition_key, url, ...}``.
-
-    ``url`` defaults to ``default_url``, else ``$AION_URL``, else ``http://127.0.0.1:8151``.
+    ``url`` defaults to ``default_url``, else ``$AION_URL``, else ``http://127.0.0.1:8151``;
+    ``api_key`` to ``default_api_key``, else ``$AION_API_KEY``, else none.
     """
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -118,6 +96,7 @@ def load_config(path: str | Path, default_url: str | None = None) -> dict[str, d
     if not isinstance(raw, dict):
         raise InvalidConfigurationError(f"{path} must map stream aliases to settings")
     url = default_url or os.environ.get(URL_ENV) or DEFAULT_URL
+    api_key = default_api_key or os.environ.get(API_KEY_ENV)
     config: dict[str, dict[str, Any]] = {}
     for alias, entry in raw.items():
         if not isinstance(entry, dict):
@@ -125,16 +104,21 @@ def load_config(path: str | Path, default_url: str | None = None) -> dict[str, d
         for key in ("name", "partition_key"):
             if not entry.get(key):
                 raise InvalidConfigurationError(f"stream {alias!r} in {path} has no {key!r}")
-        config[str(alias)] = {"url": url, **entry}
+        config[str(alias)] = {"url": url, "api_key": api_key, **entry}
     return config
 
 
 def get_stream(alias: str, config: Mapping[str, Mapping[str, Any]]) -> Stream:
-    """The :class:`Stream` configured under ``alias``."""
+    """The :class:`Stream` configured under ``alias`` (its ``api_key``, else
+    ``$AION_API_KEY``, goes to the server as a bearer token)."""
     entry = config.get(alias)
     if entry is None:
         raise StreamNotConfiguredError(f"stream {alias!r} is not configured")
-    client = StreamsClient(entry.get("url") or DEFAULT_URL, namespace=entry.get("namespace"))
+    client = StreamsClient(
+        entry.get("url") or DEFAULT_URL,
+        namespace=entry.get("namespace"),
+        api_key=entry.get("api_key") or os.environ.get(API_KEY_ENV),
+    )
     return Stream(
         client,
         entry["name"],

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, overload
 
 import msgspec
 
-from aion.errors import ValidationError
+from aion.errors import InvalidJson, JsonTooDeep, ValidationError
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -39,14 +39,6 @@ MAX_JSON_DEPTH = 64
 every walk over a decoded value far from Python's recursion limit."""
 
 T = TypeVar("T")
-
-
-class InvalidJson(ValidationError):
-    """A body that is not JSON (or holds a number no decoder can represent)."""
-
-
-class JsonTooDeep(ValidationError):
-    """A body that nests arrays and objects deeper than allowed."""
 
 
 _STRUCTURE = b'"[]{}'

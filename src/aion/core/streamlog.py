@@ -26,7 +26,13 @@ import msgspec
 
 from aion.core.events import validate_namespace, validate_stream_name
 from aion.core.sharding import HASH_KEY_SPACE, hash_key
-from aion.errors import NotFound, ValidationError
+from aion.errors import (
+    SequencePastEnd,
+    SequenceTrimmed,
+    ShardNotFound,
+    StreamNotFound,
+    ValidationError,
+)
 
 __all__ = [
     "LATEST",
@@ -81,22 +87,6 @@ is 0, the Unix epoch: no record arrived before it."""
 
 MAX_RETENTION_SECONDS = 100 * 365 * 86_400
 """A stream keeps records at most 100 years (longer retention is what None, forever, is for)."""
-
-
-class StreamNotFound(NotFound):
-    """No stream of that name in that namespace."""
-
-
-class ShardNotFound(NotFound):
-    """The stream has no shard of that number."""
-
-
-class SequenceTrimmed(ValidationError):
-    """A position points at records already removed by retention; ``field`` is ``position``."""
-
-
-class SequencePastEnd(ValidationError):
-    """A position points beyond the last sequence number the shard has handed out."""
 
 
 class PositionKind(StrEnum):

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_TIME_TEXT",
     "TICKS_PER_MILLISECOND",
     "TICKS_PER_SECOND",
+    "TimeLike",
     "datetime_to_epoch_time",
     "datetime_to_kronos_time",
     "epoch_time_to_kronos_time",
@@ -38,6 +39,11 @@ __all__ = [
 ]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+TimeLike = int | str | datetime | date | timedelta
+"""A time the clients take: kronos ticks (int), a string for :func:`parse_time` (ISO-8601, epoch
+seconds, ``now``, ``-1h``), a datetime or date (naive is UTC), or a timedelta since the epoch.
+A float is refused: seconds or ticks would be a guess."""
 TICKS_PER_SECOND = 10_000_000
 TICKS_PER_MILLISECOND = 10_000
 _TICKS_PER_MICROSECOND = 10

@@ -13,31 +13,30 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import PlainTextResponse, Response
 
-from aion.errors import AionError
-from aion.server import dashboard_api, ingest_api, kinesis_api, kronos_api, streams_api
-from aion.server.auth import install_auth
 from aion.server.config import AionConfig
-from aion.server.disconnects import ClientDisconnectMiddleware
-from aion.server.envelope import error_response, status_for
-from aion.server.health import install_health
-from aion.server.initialstate_api import initialstate_router
-from aion.server.logging_access import AccessLogMiddleware
-from aion.server.metrics import install_metrics
-from aion.server.middleware import BodyLimitMiddleware
+from aion.server.dashboard import api as dashboard_api
+from aion.server.errors import install_error_handlers
+from aion.server.ingest import native_api as ingest_api
+from aion.server.ingest.initialstate_api import initialstate_router
+from aion.server.ingest.samsara_api import samsara_router
+from aion.server.kronos import api as kronos_api
 from aion.server.openapi import install_openapi
-from aion.server.openapi_events import HEALTHZ
-from aion.server.retention import RetentionTrimmer
-from aion.server.rollup_worker import RollupWorker
-from aion.server.samsara_api import samsara_router
+from aion.server.ops.access_log import AccessLogMiddleware
+from aion.server.ops.auth import install_auth, request_family
+from aion.server.ops.disconnects import ClientDisconnectMiddleware
+from aion.server.ops.health import install_health
+from aion.server.ops.limits import BodyLimitMiddleware
+from aion.server.ops.metrics import install_metrics
+from aion.server.rollups.timeseries_api import router as timeseries_router
+from aion.server.rollups.worker import RollupWorker
 from aion.server.service import EventService
-from aion.server.timeseries_api import router as timeseries_router
+from aion.server.streams import kinesis_api
+from aion.server.streams import native_api as streams_api
+from aion.server.streams.retention import RetentionTrimmer
 from aion.storage.url_streams import SQL_STREAM_LOGS, open_sql_stream_log
 from aion.streams.protocol import StreamLog
 from aion.streams.registry import open_stream_log
@@ -49,7 +48,6 @@ CONFIG_ENV = "AION_SERVER_CONFIG"
 GC_YOUNG_THRESHOLD = 20_000
 """Net allocations between young-generation collections (Python's default is 700)."""
 SWITCH_INTERVAL_SECONDS = 0.0002
-NOT_FOUND = "Four, oh, four :'("
 
 
 def create_app(config: AionConfig, service: EventService | None = None) -> FastAPI:
@@ -92,23 +90,7 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
     app.include_router(kronos_api.router)
     _mount_optional_routers(app)
 
-    @app.get("/healthz", tags=["operations"], responses=HEALTHZ)
-    async def healthz() -> dict[str, Any]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return PlainTextResponse(NOT_FOUND, status_code=404)
-        headers = dict(exc.headers or {})
-        response = error_response([str(exc.detail)], status=exc.status_code)
-        response.headers.update(headers)
-        return response
-
-    @app.exception_handler(AionError)
-    async def aion_error(request: Request, exc: AionError) -> Response:
-        return error_response([str(exc)], status=status_for(exc))
+    install_error_handlers(app, request_family)
 
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes)
     app.add_middleware(
@@ -121,15 +103,15 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
     app.add_middleware(ClientDisconnectMiddleware)
     # Operations: API keys (innermost), /readyz, /metrics, the access log (outermost).
     install_auth(app, config)
-    install_health(app)
-    install_metrics(app, service)
+    install_health(app)  # /healthz and /readyz
+    install_metrics(app, service, kinesis_operations=frozenset(kinesis_api.OPERATIONS))
     app.add_middleware(AccessLogMiddleware)
     install_openapi(app)  # /openapi.json: every route, with what the layers above answer
     return app
 
 
 def _mount_optional_routers(app: FastAPI) -> None:
-    """The other wire APIs, each in its own module."""
+    """The other wire APIs, each in its family's package."""
     app.include_router(ingest_api.router())
     app.include_router(initialstate_router())
     app.include_router(samsara_router())

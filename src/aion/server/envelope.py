@@ -1,4 +1,5 @@
-"""The Kronos response envelope (``@success``, ``@errors``, ``@took``) and JSON responses."""
+"""The Kronos response envelope (``@success``, ``@took``) for JSON answers, shared by the
+Kronos API and native ingestion; its error side is :func:`aion.server.errors.kronos_error`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-from aion.errors import AionError, BackendUnavailable, Forbidden, Unauthorized
-
-__all__ = ["JSON", "error_response", "json_response", "status_for", "took"]
+__all__ = ["JSON", "json_response", "took"]
 
 JSON = "application/json"
 _encode = msgspec.json.Encoder().encode
@@ -28,22 +27,3 @@ def json_response(
     if started is not None:
         body["@took"] = took(started)
     return Response(_encode(body), status_code=status, media_type=JSON)
-
-
-def error_response(
-    errors: list[str], status: int = 400, started: float | None = None, **extra: Any
-) -> Response:
-    """``{"@errors": [...], "@success": false}`` with ``status``."""
-    return json_response({**extra, "@errors": errors, "@success": False}, status, started)
-
-
-def status_for(exc: AionError) -> int:
-    """The HTTP status of an Aion error: 503 when a backend is down, 401 and 403 for a
-    refused key, else 400 (bad input)."""
-    if isinstance(exc, BackendUnavailable):
-        return 503
-    if isinstance(exc, Unauthorized):
-        return 401
-    if isinstance(exc, Forbidden):
-        return 403
-    return 400

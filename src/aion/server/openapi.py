@@ -8,10 +8,10 @@ FastAPI writes each route's operation from the route's own ``openapi_extra`` and
   family takes (``security: []`` on the public probes);
 - the answers of the layers in front of the routes: 401 and 403 from the key check, in the
   family's error shape (decided by the same rules the check uses,
-  :func:`aion.server.auth_rules.requirement_of`), 413 from the body-size limit, 431 from the
+  :func:`aion.server.ops.auth_rules.requirement_of`), 413 from the body-size limit, 431 from the
   HTTP layer;
 - the error shapes of each wire family under ``components.schemas``;
-- one operation per Kinesis target (see :mod:`aion.server.openapi_kinesis`);
+- one operation per Kinesis target (see :mod:`aion.server.streams.kinesis_openapi`);
 - FastAPI's own documentation routes.
 
 ``install_openapi(app)`` makes ``app.openapi()`` (and so ``/openapi.json``) return it.
@@ -24,11 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from aion.server.auth_rules import Family, requirement_of
-from aion.server.kinesis_api import OPERATIONS
-from aion.server.kinesis_shapes import CONTENT_TYPE as KINESIS_CONTENT_TYPE
-from aion.server.kinesis_shapes import TARGET_PREFIX
-from aion.server.openapi_kinesis import KINESIS_PATH_PREFIX, KINESIS_TAG, kinesis_paths
+from aion.server.families import Family
 from aion.server.openapi_shapes import (
     AION_ERROR,
     ERROR_SCHEMAS,
@@ -38,6 +34,11 @@ from aion.server.openapi_shapes import (
     SAMSARA_ERROR,
     error_response,
 )
+from aion.server.ops.auth_rules import requirement_of
+from aion.server.streams.kinesis_api import OPERATIONS
+from aion.server.streams.kinesis_openapi import KINESIS_PATH_PREFIX, KINESIS_TAG, kinesis_paths
+from aion.server.streams.kinesis_shapes import CONTENT_TYPE as KINESIS_CONTENT_TYPE
+from aion.server.streams.kinesis_shapes import TARGET_PREFIX
 
 __all__ = ["SECURITY_SCHEMES", "complete_document", "install_openapi"]
 

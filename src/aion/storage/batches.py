@@ -1,7 +1,7 @@
 """Batch ids kept beside the events, so a retried batch is stored once across processes.
 
 Shippers send ``X-Aion-Batch-Id`` and reuse it on every retry and replay. The server's
-in-process memory of recent ids (``aion.server.dedupe``) answers most retries at once, but a
+in-process memory of recent ids (``aion.server.ingest.dedupe``) answers most retries at once, but a
 retry can reach another worker process, or a server restarted meanwhile. A store given a batch
 id therefore records it in the same transaction as the events, and stores nothing when the id
 is already there for that stream. Ids older than ``RETENTION_SECONDS`` are pruned now and then.

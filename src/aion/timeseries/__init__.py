@@ -3,6 +3,10 @@
 ``Timeseries(client, type=..., intervals=...)`` stores values of one type (``series``,
 ``histogram``, ``count``, ``gauge`` or ``set``) in buckets of every configured interval and reads
 them back with ``get``, ``series`` and ``iterate``. See ``docs/timeseries.md``.
+
+The seam: ``protocol`` is the backend contract (memory, Redis, SQL), and the pure bucket math
+(``intervals``, ``kinds``, ``transforms``) has no I/O. The server's rollups write through this
+package; :class:`aion.TimeseriesClient` reads them back over HTTP.
 """
 
 from aion.timeseries.intervals import Interval, parse_intervals

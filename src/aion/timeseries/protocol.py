@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aion.errors import AionError
+from aion.errors import StoreError
 
 __all__ = [
     "Advance",
@@ -47,10 +47,6 @@ class Kind(StrEnum):
     COUNT = "count"
     GAUGE = "gauge"
     SET = "set"
-
-
-class StoreError(AionError):
-    """A backend refused an operation for a reason other than being unreachable."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from aion.errors import NotFound, ValidationError
+from aion.errors import UnknownInterval, ValidationError
 from aion.timeseries.backends import open_store
 from aion.timeseries.columns import plan_columns, plan_mapping
 from aion.timeseries.intervals import Interval, parse_intervals
@@ -25,10 +25,6 @@ from aion.timeseries.writes import normalize_timestamp, plan_writes
 __all__ = ["Timeseries", "UnknownInterval"]
 
 _UNSET: Any = object()
-
-
-class UnknownInterval(NotFound):
-    """A read named an interval that the timeseries does not configure."""
 
 
 class Timeseries:

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from aion.client.http import auth_headers
 from aion.client.shipper.buffer import Batch, ResultOutcome, ShipperState
 from aion.client.shipper.config import BATCH_ID_HEADER, Compression, ShipperConfig
 from aion.client.shipper.counters import CounterLog, Counters
@@ -88,6 +89,7 @@ class ShipperBase:
         self.config = config
         self._state = ShipperState(config)
         self._target = target or (lambda route: RouteTarget(config.url))
+        self._auth = auth_headers(config.api_key)
         self._classifier = classifier or default_classifier
         self._on_reject = on_reject
         self._on_spill = on_spill
@@ -120,6 +122,7 @@ class ShipperBase:
         target = self._target(batch.route)
         body = b"[" + b",".join(batch.payloads) + b"]"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(self._auth)
         headers.update(target.headers)
         headers[BATCH_ID_HEADER] = batch.batch_id
         cfg = self.config

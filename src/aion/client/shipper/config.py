@@ -74,7 +74,9 @@ class ShipperConfig:
     its oldest event has waited ``flush_interval`` seconds and at least ``min_batch`` events are
     queued. ``spool_dir`` (None turns spooling off) keeps what could not be sent, as JSON lines,
     and it is replayed on the next start; the spool file grows to at most ``spool_max_bytes``
-    (None: no cap), and batches that do not fit are counted lost and logged.
+    (None: no cap), and batches that do not fit are counted lost and logged. ``api_key`` is
+    sent as ``Authorization: Bearer <key>`` with every batch, to whatever target a route
+    resolves to (a server with keys refuses a batch without one: 401, logged, not retried).
     """
 
     url: str
@@ -96,6 +98,7 @@ class ShipperConfig:
     spool_max_bytes: int | None = 1024 * 1024 * 1024
     max_event_bytes: int = 900 * 1024
     name: str = "aion"
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):

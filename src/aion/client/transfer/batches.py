@@ -21,7 +21,7 @@ import msgspec
 
 from aion.core.events import TIMESTAMP_FIELD
 from aion.core.jsonbody import MAX_JSON_DEPTH, json_depth_within
-from aion.errors import ValidationError
+from aion.errors import InvalidRecord, ValidationError
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
@@ -38,16 +38,6 @@ DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _decode = msgspec.json.Decoder().decode
-
-
-class InvalidRecord(ValidationError):
-    """A line (JSON lines) or row (Parquet) that cannot be imported; ``number`` says which."""
-
-    def __init__(self, message: str, unit: str, number: int) -> None:
-        super().__init__(f"{unit} {number}: {message}", "event")
-        self.detail = message
-        self.unit = unit
-        self.number = number
 
 
 def check_event(raw: bytes, unit: str, number: int) -> bytes | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from aion.client.base import BaseClient
+from aion.client.http import Call, HttpSettings, answer
 from aion.client.shipper.config import BATCH_ID_HEADER, RetryPolicy
 from aion.client.shipper.retry import Verdict, classify_status, parse_retry_after, plan_retry
 from aion.errors import RequestError
@@ -22,6 +23,10 @@ from aion.errors import RequestError
 __all__ = ["DEFAULT_RETRY", "IngestSender"]
 
 DEFAULT_RETRY = RetryPolicy(max_attempts=8, base=0.2, cap=5.0, max_elapsed=120.0)
+
+
+def _newly_stored(body: Any) -> bool:
+    return not (isinstance(body, dict) and body.get("duplicate") is True)
 
 
 class IngestSender:
@@ -39,13 +44,15 @@ class IngestSender:
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._base = BaseClient(url, namespace, timeout, api_key)
+        self._settings = HttpSettings(url, namespace, timeout, api_key)
         path = f"/v1/ingest/{quote(stream, safe='')}"
         if namespace is not None:
             path = f"/v1/ingest/{quote(namespace, safe='')}/{quote(stream, safe='')}"
-        self._endpoint = self._base.endpoint(path)
+        self._endpoint = self._settings.endpoint(path)
+        # The answer of a stored batch: True, unless the server had stored this batch id.
+        self._stored: Call[bool] = Call("POST", path, _newly_stored)
         self._retry = retry
-        headers = self._base.headers() | {"Content-Type": "application/json"}
+        headers = self._settings.headers() | {"Content-Type": "application/json"}
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
 
     def send(self, body: bytes, batch_id: str) -> bool:
@@ -60,12 +67,11 @@ class IngestSender:
                     self._endpoint, content=body, headers={BATCH_ID_HEADER: batch_id}
                 )
             except httpx.HTTPError as exc:
-                problem: Exception = RequestError(f"cannot reach {self._base.url}: {exc}")
+                problem: Exception = RequestError(f"cannot reach {self._settings.url}: {exc}")
             else:
                 status = response.status_code
                 if classify_status(status) is not Verdict.RETRY:
-                    answer = self._base.check(status, response.content)
-                    return not (isinstance(answer, dict) and answer.get("duplicate") is True)
+                    return answer(self._stored, status, response.content)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 problem = RequestError(f"the server answered HTTP {status}: {response.text[:300]}")
             failures += 1

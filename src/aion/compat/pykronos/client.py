@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from aion.client import Client
-from aion.client.base import BaseClient
+from aion.client.events_calls import prepare_events
 from aion.client.shipper import RouteTarget, Shipper, ShipperConfig
 from aion.core.events import ID_FIELD, TIMESTAMP_FIELD
 from aion.core.time import kronos_time_now
-from aion.errors import AionError, RequestError, ResponseError
+from aion.errors import KronosClientError, RequestError, ResponseError
 from aion.version import __version__
 
 __all__ = [
@@ -43,10 +43,6 @@ SUCCESS_FIELD = "@success"
 ERRORS_FIELD = "@errors"
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class KronosClientError(AionError):
-    """A request failed, or the server answered with an error or ``@success: false``."""
 
 
 class ResultOrder:
@@ -84,7 +80,6 @@ class KronosClient:
         self._client = Client(self._http_url, namespace=namespace, api_key=api_key)
         self._shipper: Shipper | None = None
         if not blocking:
-            headers = BaseClient(self._http_url, api_key=api_key).headers()
             self._shipper = Shipper(
                 ShipperConfig(
                     url=self._http_url,
@@ -95,8 +90,9 @@ class KronosClient:
                     spool_name="pykronos-" + _slug(self._http_url),
                     exit_timeout=5.0,
                     name="KronosClient",
+                    api_key=api_key,
                 ),
-                target=lambda route: RouteTarget(f"{self._http_url}/v1/ingest/{route}", headers),
+                target=lambda route: RouteTarget(f"{self._http_url}/v1/ingest/{route}"),
             )
 
     @property
@@ -118,7 +114,7 @@ class KronosClient:
             stream: [{**copy.deepcopy(e), LIBRARY_FIELD: library} for e in batch]
             for stream, batch in event_dict.items()
         }
-        prepared = BaseClient.prepare_events(events, now)
+        prepared = prepare_events(events, now)
         if self._shipper is None:
             try:
                 return self._client.put(prepared, namespace=namespace)
