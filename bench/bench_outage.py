@@ -68,7 +68,7 @@ async def _outage(proxy: TcpProxy, request: Request) -> tuple[list[float], int, 
 
 
 async def _store(url: str) -> tuple[list[float], int, float]:
-    from aion.storage.postgres import PostgresEventStore
+    from aion.storage.backends.postgres import PostgresEventStore
 
     with tcp_proxy(*_target(url)) as proxy:
         store = PostgresEventStore(_through(url, proxy))

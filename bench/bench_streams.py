@@ -21,11 +21,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog, shard_of
 from aion.core.time import kronos_time_now
 from aion.storage.schema import EVENTS_TABLE, RECORD_KIND, STREAMS_TABLE
-from aion.storage.sql_streams import encode_records
-from aion.storage.url_streams import SQL_STREAM_LOGS
+from aion.streams.backends.sql_common import encode_records
+from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StreamLog, shard_of
 from aion.streams.registry import open_stream_log
 from bench.report import QUICK, row
 
@@ -319,7 +318,7 @@ async def _value(result: Any) -> float:
 async def _bench(
     name: str, url: str, ceiling: float, raw_consume: RawConsume
 ) -> list[dict[str, Any]]:
-    log = open_stream_log(url, extra=SQL_STREAM_LOGS)
+    log = open_stream_log(url)
     await log.open()
     ns = f"bench{uuid.uuid4().hex[:8]}"
     out = []
@@ -367,7 +366,7 @@ def main() -> list[dict[str, Any]]:
         url = f"{redis_url}?prefix=aionbench:"
         results += asyncio.run(_bench("redis", url, ceiling, redis_consume))
     if _reachable(4222):
-        from aion.streams.nats import NatsStreamLog
+        from aion.streams.backends.nats import NatsStreamLog
 
         nats_url = os.environ.get("AION_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -391,7 +390,7 @@ def main() -> list[dict[str, Any]]:
 
 async def _pg_ready(url: str) -> None:
     # The raw COPY needs aion_events to exist (LIKE), so open the store once first.
-    log = open_stream_log(url, extra=SQL_STREAM_LOGS)
+    log = open_stream_log(url)
     await log.open()
     await log.close()
 

@@ -2,7 +2,7 @@
 
 Every exception the package raises on purpose is defined here and derives from
 :class:`AionError`. The modules that raised them first still export them under the same names
-(``aion.core.streamlog.StreamNotFound``, ``aion.compat.triton.KinesisError``...), so either
+(``aion.streams.protocol.StreamNotFound``, ``aion.compat.triton.KinesisError``...), so either
 import works. The tree::
 
     AionError

@@ -20,9 +20,9 @@ from aion.server.ops.health import Liveness, readiness
 from aion.server.ops.metrics import LabelCap, route_label
 from aion.server.service import EventService
 from aion.server.streams.kinesis_api import OPERATIONS
-from aion.storage.memory import MemoryEventStore
-from aion.storage.postgres import PostgresEventStore
-from aion.storage.sqlite import SQLiteEventStore
+from aion.storage.backends.memory import MemoryEventStore
+from aion.storage.backends.postgres import PostgresEventStore
+from aion.storage.backends.sqlite import SQLiteEventStore
 from aion.streams.registry import open_stream_log
 from tests.ops.conftest import Keys, bearer, memory_config
 from tests.services import NATS_URL, REDIS_URL, require

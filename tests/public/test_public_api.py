@@ -56,7 +56,7 @@ PUBLIC = [
 ]
 
 # Raised inside one module and caught there; never reaches a caller.
-INTERNAL = {"aion.storage.sql_streams.StaleStream"}
+INTERNAL = {"aion.streams.backends.sql_common.StaleStream"}
 
 
 def test_all_is_pinned() -> None:

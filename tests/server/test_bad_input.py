@@ -21,12 +21,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aion.core.jsonbody import MAX_JSON_DEPTH
-from aion.core.streamlog import MAX_PARTITION_KEY_LENGTH, StoredRecord
 from aion.server.app import create_app
 from aion.server.config import AionConfig, Route
 from aion.server.ingest.initialstate_api import MAX_ACCEPT_VERSION_LENGTH, initialstate_router
 from aion.server.rollups.batches import build_batch
 from aion.server.rollups.rules import parse_rollups
+from aion.streams.protocol import MAX_PARTITION_KEY_LENGTH, StoredRecord
 from tests.shippers.sinks import ListSink
 
 IS = {"X-IS-AccessKey": "ak", "X-IS-BucketKey": "bk", "Accept-Version": "<=0.0.4"}

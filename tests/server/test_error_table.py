@@ -21,7 +21,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from aion.core.streamlog import StreamNotFound
 from aion.errors import (
     AionError,
     BackendUnavailable,
@@ -40,6 +39,7 @@ from aion.server.streams.iterators import ExpiredIterator
 from aion.server.streams.kinesis_shapes import TARGET_PREFIX, error_of
 from aion.server.streams.native_api import CheckpointConflict
 from aion.server.streams.native_shapes import RecordTooLarge
+from aion.streams.protocol import StreamNotFound
 from aion.timeseries import StoreError
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 

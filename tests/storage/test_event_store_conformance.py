@@ -39,7 +39,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def _wipe_postgres(backend: EventStore) -> None:
-    from aion.storage.postgres import PostgresEventStore
+    from aion.storage.backends.postgres import PostgresEventStore
 
     assert isinstance(backend, PostgresEventStore)
 

@@ -14,8 +14,8 @@ import pytest
 from aion.core.events import EventRecord, prepare_event
 from aion.core.ids import key_range
 from aion.errors import BackendUnavailable
+from aion.storage.backends.postgres import PostgresEventStore
 from aion.storage.outages import Breaker
-from aion.storage.postgres import PostgresEventStore
 from aion.storage.protocol import flatten
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from aion.core.events import prepare_event
-from aion.storage.sqlite import SQLiteEventStore, connect
-from aion.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
+from aion.storage.backends.sqlite import SQLiteEventStore, connect
+from aion.storage.backends.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 
 def _threads() -> set[str]:

@@ -12,8 +12,8 @@ import pytest
 from aion.core.events import prepare_event
 from aion.core.ids import key_range
 from aion.errors import BackendUnavailable
+from aion.storage.backends.sqlite import SQLiteEventStore
 from aion.storage.protocol import flatten
-from aion.storage.sqlite import SQLiteEventStore
 
 
 async def _count(store: SQLiteEventStore, stream: str) -> int:

@@ -16,8 +16,8 @@ import pytest
 
 from aion.core.events import EventRecord, prepare_event
 from aion.errors import BackendUnavailable
-from aion.storage.postgres import PostgresEventStore
-from aion.storage.sqlite import SQLiteEventStore
+from aion.storage.backends.postgres import PostgresEventStore
+from aion.storage.backends.sqlite import SQLiteEventStore
 
 
 def big_event() -> list[EventRecord]:

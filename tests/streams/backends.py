@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aion.core.streamlog import StreamLog
+from aion.streams.protocol import StreamLog
 from tests.services import NATS_URL, REDIS_URL, require
 
 BACKENDS = ["memory", "sqlite", "postgresql", "redis", "nats"]
@@ -35,11 +35,10 @@ def backend_url(name: str, tmp_path: Path, postgres_url: str | None = None) -> s
 
 
 def open_log(url: str) -> StreamLog:
-    """Any backend by URL: the SQL ones from aion.storage, the others from aion.streams."""
-    from aion.storage.url_streams import SQL_STREAM_LOGS
+    """Any backend by URL, through the one registry."""
     from aion.streams.registry import open_stream_log
 
-    return open_stream_log(url, extra=SQL_STREAM_LOGS)
+    return open_stream_log(url)
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aion.core.streamlog import StreamLog
+from aion.streams.protocol import StreamLog
 from tests.streams.backends import BACKENDS, backend_url, opened, unique
 
 

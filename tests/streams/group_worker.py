@@ -11,8 +11,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from aion.core.streamlog import StoredRecord
-from aion.streams.consumer import GroupConsumer
+from aion.streams.groups.consumer import GroupConsumer
+from aion.streams.protocol import StoredRecord
 from tests.streams.backends import open_log
 
 

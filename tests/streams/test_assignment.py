@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aion.core.streamlog import Lease
-from aion.streams.assignment import fair_share, plan
+from aion.streams.groups.assignment import fair_share, plan
+from aion.streams.protocol import Lease
 
 
 def held(owners: dict[int, str | None], expires: int = 100) -> dict[int, Lease]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StoredRecord, StreamLog
-from aion.streams.consumer import GroupConsumer
+from aion.streams.groups.consumer import GroupConsumer
+from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StoredRecord, StreamLog
 from aion.streams.reader import ShardReader
 from tests.services import REDIS_URL, require
 from tests.streams.backends import open_log, unique

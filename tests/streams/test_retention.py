@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog
 from aion.errors import ConfigurationError
 from aion.server.config import AionConfig
 from aion.server.streams.retention import INTERVAL_KEY, NamespaceListing, RetentionTrimmer
-from aion.streams.memory import MemoryStreamLog
+from aion.streams.backends.memory import MemoryStreamLog
+from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StreamLog
 
 
 async def _wait_for(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:

@@ -12,11 +12,11 @@ import pytest
 
 from aion.core.events import prepare_event
 from aion.core.ids import key_range
-from aion.core.streamlog import TRIM_HORIZON, AppendRecord, StreamLog, StreamNotFound
 from aion.storage import EventStore, open_event_store
+from aion.storage.backends.sqlite import SQLiteEventStore
 from aion.storage.protocol import flatten
-from aion.storage.sqlite import SQLiteEventStore
-from aion.storage.url_streams import open_sql_stream_log
+from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StreamLog, StreamNotFound
+from aion.streams.registry import open_stream_log
 from tests.streams.backends import unique
 
 
@@ -79,7 +79,7 @@ async def _open_server(url: str) -> tuple[EventStore, StreamLog]:
     """What one server opens on a database: its event store and its stream log."""
     store = open_event_store(url)
     await store.open()
-    log = open_sql_stream_log(url, store=store)
+    log = open_stream_log(url, store=store)
     await log.open()
     return store, log
 

@@ -9,7 +9,9 @@ import tracemalloc
 import pytest
 
 from aion.core.sharding import HASH_KEY_SPACE, shard_for_key
-from aion.core.streamlog import (
+from aion.core.time import kronos_time_now
+from aion.errors import NotFound, ValidationError
+from aion.streams.protocol import (
     LATEST,
     MAX_READ_BYTES,
     MAX_RETENTION_SECONDS,
@@ -25,8 +27,6 @@ from aion.core.streamlog import (
     StreamLog,
     StreamNotFound,
 )
-from aion.core.time import kronos_time_now
-from aion.errors import NotFound, ValidationError
 
 
 def recs(*keys: str, prefix: bytes = b"r") -> list[AppendRecord]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aion.core.sharding import hash_key_ranges
-from aion.core.streamlog import (
+from aion.errors import ValidationError
+from aion.streams.protocol import (
     MAX_SEQUENCE,
     Lease,
     Position,
@@ -14,7 +15,7 @@ from aion.core.streamlog import (
     StreamNotFound,
     parse_sequence,
 )
-from aion.core.streamlog_rules import (
+from aion.streams.rules import (
     ReadBudget,
     StreamInfoCache,
     check_checkpoint,
@@ -33,7 +34,6 @@ from aion.core.streamlog_rules import (
     stream_description,
     stream_not_found,
 )
-from aion.errors import ValidationError
 
 
 def test_shard_numbers_outside_the_stream_are_refused() -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from aion.core.streamlog import StreamLog
 from aion.server.config import AionConfig
 from aion.server.ops.auth import install_auth
 from aion.server.streams import kinesis_api, native_api
-from aion.storage.sqlite_streams import SQLiteStreamLog
-from aion.streams.memory import MemoryStreamLog
+from aion.streams.backends.memory import MemoryStreamLog
+from aion.streams.backends.sqlite import SQLiteStreamLog
+from aion.streams.protocol import StreamLog
 from tests.live import serve
 
 BACKENDS = ["memory", "sqlite"]

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from aion.core.streamlog import Position, PositionKind
 from aion.server.streams.iterators import IteratorState, codec_for
 from aion.server.streams.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
+from aion.streams.protocol import Position, PositionKind
 from tests.streams_http.conftest import LiveServer
 
 ARABIC_ZEROS = "\u0660" * 12  # Arabic-Indic zeros: digits to \d and int(), not to a shard id

@@ -7,8 +7,8 @@ import pytest
 
 from aion.client.streams import AsyncStreamsClient, OutgoingRecord, StreamsClient
 from aion.core.sharding import shard_for_key
-from aion.core.streamlog import SequencePastEnd, ShardNotFound, StreamNotFound
 from aion.errors import RequestError, ResponseError, ValidationError
+from aion.streams.protocol import SequencePastEnd, ShardNotFound, StreamNotFound
 from tests.streams_http.conftest import LiveServer
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aion.client.streams import AsyncStreamsClient, StreamsClient
-from aion.core.streamlog import StreamNotFound
 from aion.errors import ValidationError
+from aion.streams.protocol import StreamNotFound
 from tests.streams_http.conftest import LiveServer
 
 

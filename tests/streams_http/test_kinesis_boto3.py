@@ -15,9 +15,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from aion.core.sharding import HASH_KEY_SPACE, hash_key_ranges, shard_for_key
-from aion.core.streamlog import Position
 from aion.server.streams.iterators import IteratorState, codec_for
 from aion.server.streams.kinesis_shapes import TARGET_PREFIX
+from aion.streams.protocol import Position
 from tests.streams_http.conftest import LiveServer
 
 pytestmark = pytest.mark.filterwarnings(

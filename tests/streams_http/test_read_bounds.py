@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aion.core.streamlog import MAX_READ_BYTES
 from aion.server.streams.kinesis_shapes import CONTENT_TYPE, TARGET_PREFIX
+from aion.streams.protocol import MAX_READ_BYTES
 from tests.streams_http.conftest import LiveServer
 
 RECORDS = 15

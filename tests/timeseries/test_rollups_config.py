@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from aion.core.streamlog import StoredRecord
 from aion.errors import ConfigurationError
 from aion.server.config import AionConfig
 from aion.server.rollups.batches import build_batch, checkpoint_key
 from aion.server.rollups.rules import NameTemplate, StartAt, parse_rollups, rollup_rules
+from aion.streams.protocol import StoredRecord
 from aion.timeseries import Kind
 
 MINUTE = {"minute": {"step": 60}}

@@ -16,10 +16,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from aion.core.streamlog import AppendRecord, StreamLog
 from aion.server.rollups.rules import RollupRule, parse_rollups
 from aion.server.rollups.worker import RollupWorker
-from aion.streams.memory import MemoryStreamLog
+from aion.streams.backends.memory import MemoryStreamLog
+from aion.streams.protocol import AppendRecord, StreamLog
 from aion.timeseries import Timeseries
 from tests.services import REDIS_URL, require
 

@@ -8,6 +8,7 @@ uvicorn. ``options`` holds the options every client command shares (``--url``,
 ``--namespace``, ``--api-key``, defaulting to ``$AION_URL``, ``$AION_NAMESPACE`` and
 ``$AION_API_KEY``), and ``output`` prints errors (stderr, exit status 2) and progress.
 
-The seam: this is the top layer, the only place besides the app factory that reads the
-environment; it holds no logic a library user would need.
+The seam: this is the top layer, and with the app factory the only place that reads the
+environment (the compat layers read only the variables their libraries read); it holds no
+logic a library user would need.
 """

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from aion.client.streams_sync import StreamsClient
 from aion.client.streams_types import GroupMembership, StreamRecord
-from aion.core.streamlog import PositionKind, SequenceTrimmed
 from aion.errors import RequestError, ResponseError
+from aion.streams.protocol import PositionKind, SequenceTrimmed
 
 __all__ = ["ConsumerGroupWorker", "RecordHandler"]
 

@@ -18,7 +18,7 @@ from aion.client.streams_types import (
     StreamInfo,
 )
 from aion.client.transport import AsyncTransport
-from aion.core.streamlog import PositionKind
+from aion.streams.protocol import PositionKind
 
 __all__ = ["AsyncStreamsClient"]
 

@@ -24,7 +24,6 @@ from aion.client.streams_types import (
     StreamInfo,
     StreamRecord,
 )
-from aion.core.streamlog import PositionKind
 from aion.errors import (
     AionError,
     NotFound,
@@ -35,6 +34,7 @@ from aion.errors import (
     StreamNotFound,
     ValidationError,
 )
+from aion.streams.protocol import PositionKind
 
 __all__ = ["StreamCalls", "streams_error"]
 

@@ -17,7 +17,7 @@ from aion.client.streams_types import (
     StreamInfo,
 )
 from aion.client.transport import SyncTransport
-from aion.core.streamlog import PositionKind
+from aion.streams.protocol import PositionKind
 
 __all__ = ["StreamsClient"]
 

@@ -40,7 +40,6 @@ from aion.client.streams import (
     StreamRecord,
     StreamsClient,
 )
-from aion.core.streamlog import PositionKind
 from aion.errors import (
     EndOfShardError,
     InvalidConfigurationError,
@@ -53,6 +52,7 @@ from aion.errors import (
     TritonCheckpointError,
     TritonError,
 )
+from aion.streams.protocol import PositionKind
 
 __all__ = [
     "KINESIS_MAX_LENGTH",

@@ -37,7 +37,6 @@ from aion.server.service import EventService
 from aion.server.streams import kinesis_api
 from aion.server.streams import native_api as streams_api
 from aion.server.streams.retention import RetentionTrimmer
-from aion.storage.url_streams import SQL_STREAM_LOGS, open_sql_stream_log
 from aion.streams.protocol import StreamLog
 from aion.streams.registry import open_stream_log
 from aion.version import __version__
@@ -126,9 +125,7 @@ def open_streams(config: AionConfig, service: EventService) -> StreamLog:
     one write serves the time API and the shard reads."""
     name = config.streams_backend
     url = config.backends[name] if name is not None else str(config.streams)
-    if name is not None and url.split(":", 1)[0].lower() in SQL_STREAM_LOGS:
-        return open_sql_stream_log(url, store=service.stores[name])
-    return open_stream_log(url, extra=SQL_STREAM_LOGS)
+    return open_stream_log(url, store=service.stores[name] if name is not None else None)
 
 
 def tune_interpreter() -> None:

@@ -31,7 +31,7 @@ def open_event_store(url: str) -> EventStore:
     scheme = urlsplit(url).scheme.lower()
     options = _query(url)
     if scheme == "memory":
-        from aion.storage.memory import MemoryEventStore
+        from aion.storage.backends.memory import MemoryEventStore
 
         max_items = options.get("max_items")
         try:
@@ -41,7 +41,7 @@ def open_event_store(url: str) -> EventStore:
                 f"memory store: max_items must be a positive integer: {url}"
             ) from exc
     if scheme == "sqlite":
-        from aion.storage.sqlite import SQLiteEventStore
+        from aion.storage.backends.sqlite import SQLiteEventStore
 
         path = url.split("://", 1)[1].split("?", 1)[0]
         path = path[1:] if path.startswith("/") else path
@@ -53,7 +53,7 @@ def open_event_store(url: str) -> EventStore:
             raise ConfigurationError(f"sqlite store: {exc}") from exc
     if scheme in ("postgresql", "postgres"):
         try:
-            from aion.storage.postgres import PostgresEventStore
+            from aion.storage.backends.postgres import PostgresEventStore
         except ImportError as exc:
             raise ConfigurationError(
                 "the PostgreSQL backend needs psycopg: pip install 'aion[postgres]'"

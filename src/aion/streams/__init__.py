@@ -1,13 +1,15 @@
-"""Sharded streams (Kinesis-like): the StreamLog backends and the consumer groups over them.
+"""Sharded streams (Kinesis-like): the StreamLog contract, its backends and consumer groups.
 
-The contract, :class:`~aion.streams.protocol.StreamLog`, lives in :mod:`aion.core.streamlog`
-(so ``aion.storage`` can implement it too) and is re-exported by ``protocol``. Here are
-``memory`` (the reference), ``redis`` (Redis Streams) and ``nats`` (JetStream, with
-``nats_pull``), chosen by URL in ``registry``; the SQL ones are in ``aion.storage``.
-On top of any of them: ``reader`` reads several shards as one iterator, ``assignment``
-decides (without I/O) which shards a consumer-group worker takes, ``membership`` is one
-heartbeat of a worker and ``consumer`` runs in-process workers.
+``protocol`` is the contract (:class:`~aion.streams.protocol.StreamLog` and its value types),
+``rules`` what every backend decides the same way, and ``registry`` opens a backend from a URL
+(``open_stream_log``). ``backends`` holds ``memory`` (the reference), ``redis`` (Redis Streams),
+``nats`` (JetStream, with ``nats_pull``), and ``sqlite`` and ``postgres`` (with
+``sql_common``), which are views over the event tables of :mod:`aion.storage`. On top of any
+of them: ``reader`` reads several shards as one iterator, and ``groups`` runs consumer groups
+(``assignment`` decides without I/O which shards a worker takes, ``membership`` is one
+heartbeat of a worker and ``consumer`` runs in-process workers).
 
-The seam: async only, no HTTP. The server serves these streams at ``/v1/streams`` and the
-Kinesis API; :mod:`aion.client.streams` is the client of that API.
+The seam: async only, no HTTP; this package may import ``aion.storage``, never the reverse.
+The server serves these streams at ``/v1/streams`` and the Kinesis API;
+:mod:`aion.client.streams` is the client of that API.
 """

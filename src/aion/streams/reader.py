@@ -11,7 +11,7 @@ import contextlib
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from aion.core.streamlog import (
+from aion.streams.protocol import (
     TRIM_HORIZON,
     Position,
     SequenceTrimmed,

@@ -4,13 +4,15 @@
 ``histogram``, ``count``, ``gauge`` or ``set``) in buckets of every configured interval and reads
 them back with ``get``, ``series`` and ``iterate``. See ``docs/timeseries.md``.
 
-The seam: ``protocol`` is the backend contract (memory, Redis, SQL), and the pure bucket math
-(``intervals``, ``kinds``, ``transforms``) has no I/O. The server's rollups write through this
-package; :class:`aion.TimeseriesClient` reads them back over HTTP.
+The seam: ``protocol`` is the backend contract, ``registry`` picks a backend from a client
+object or a URL, and ``backends`` holds ``memory``, ``redis`` and ``sql``; the pure bucket math
+(``intervals``, ``kinds``, ``transforms``, ``columns``, ``writes``, ``reads``) has no I/O.
+The server's rollups write through this package; :class:`aion.TimeseriesClient` reads them
+back over HTTP.
 """
 
+from aion.timeseries.backends.memory import MemoryDatabase
 from aion.timeseries.intervals import Interval, parse_intervals
-from aion.timeseries.memory import MemoryDatabase
 from aion.timeseries.protocol import Advance, Kind, StoreError, TimeseriesStore
 from aion.timeseries.timeseries import Timeseries, UnknownInterval
 

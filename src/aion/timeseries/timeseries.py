@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aion.errors import UnknownInterval, ValidationError
-from aion.timeseries.backends import open_store
 from aion.timeseries.columns import plan_columns, plan_mapping
 from aion.timeseries.intervals import Interval, parse_intervals
 from aion.timeseries.kinds import KINDS, parse_kind
 from aion.timeseries.protocol import Advance, Fetch, ReadQuery, Rows
 from aion.timeseries.reads import ReadPlan, assemble_get, assemble_series
+from aion.timeseries.registry import open_store
 from aion.timeseries.transforms import check_transform
 from aion.timeseries.writes import normalize_timestamp, plan_writes
 
@@ -31,7 +31,7 @@ class Timeseries:
     """A rollup of one type over named intervals, stored in one backend.
 
     ``client`` is a ``redis.Redis`` client, an SQLAlchemy ``Engine``, a
-    :class:`~aion.timeseries.memory.MemoryDatabase` or a URL (``memory://``, ``redis://...``,
+    :class:`~aion.timeseries.backends.memory.MemoryDatabase` or a URL (``memory://``, ``redis://...``,
     any SQLAlchemy URL). ``type`` is ``series``, ``histogram``, ``count``, ``gauge`` or ``set``;
     ``intervals`` maps names to ``{"step", "steps", "resolution"}``; ``read_func`` and
     ``write_func`` convert values on the way out and in; other keywords configure the backend.

@@ -26,13 +26,13 @@ from fastapi.responses import JSONResponse
 
 from aion.core.ids import MAX_KRONOS_TIME
 from aion.core.jsonbody import decode_json
-from aion.core.streamlog import MAX_PARTITION_KEY_LENGTH
 from aion.core.time import TICKS_PER_MILLISECOND, milliseconds_to_kronos_time
 from aion.errors import AionError, ValidationError
 from aion.server.errors import TooLarge, samsara_error
 from aion.server.ingest.dedupe import BATCH_ID_HEADER, BatchDeduplicator
 from aion.server.ingest.openapi import API_STATUS, SAMSARA_EVENTS
 from aion.server.ingest.sink import EventSink, get_sink, namespace_for, read_body
+from aion.streams.protocol import MAX_PARTITION_KEY_LENGTH
 
 __all__ = [
     "MAX_BODY_BYTES",

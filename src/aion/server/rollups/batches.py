@@ -18,9 +18,9 @@ from typing import Any
 import msgspec
 
 from aion.core.ids import MAX_KRONOS_TIME, MIN_KRONOS_TIME
-from aion.core.streamlog import StoredRecord
 from aion.core.time import TICKS_PER_SECOND
 from aion.server.rollups.rules import RollupRule
+from aion.streams.protocol import StoredRecord
 from aion.timeseries import Kind
 
 __all__ = ["RollupBatch", "build_batch", "checkpoint_key"]

@@ -22,7 +22,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aion.core.streamlog import (
+from aion.errors import AionError, BackendUnavailable, ConfigurationError, ValidationError
+from aion.server.config import AionConfig
+from aion.server.rollups.batches import build_batch, checkpoint_key
+from aion.server.rollups.rules import RollupRule, StartAt, rollup_rules
+from aion.streams.protocol import (
     TRIM_HORIZON,
     Position,
     SequenceTrimmed,
@@ -30,10 +34,6 @@ from aion.core.streamlog import (
     StreamLog,
     StreamNotFound,
 )
-from aion.errors import AionError, BackendUnavailable, ConfigurationError, ValidationError
-from aion.server.config import AionConfig
-from aion.server.rollups.batches import build_batch, checkpoint_key
-from aion.server.rollups.rules import RollupRule, StartAt, rollup_rules
 from aion.timeseries import Advance, StoreError, Timeseries
 
 __all__ = ["RollupWorker", "RuleStats"]

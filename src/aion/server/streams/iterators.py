@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from aion.core.streamlog import Position, PositionKind
 from aion.errors import ValidationError
+from aion.streams.protocol import Position, PositionKind
 
 __all__ = [
     "KINESIS_ITERATOR_TTL_MS",

@@ -23,14 +23,6 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from aion.core.jsonbody import decode_json
-from aion.core.streamlog import (
-    MAX_SEQUENCE,
-    AppendRecord,
-    Position,
-    PositionKind,
-    StreamLog,
-    StreamNotFound,
-)
 from aion.errors import AionError, BackendUnavailable, ValidationError
 from aion.server.openapi_shapes import KINESIS_ERROR, error_response
 from aion.server.ops.auth import request_target
@@ -65,6 +57,14 @@ from aion.server.streams.kinesis_shapes import (
     stream_arn,
     stream_name_of,
     summary_shape,
+)
+from aion.streams.protocol import (
+    MAX_SEQUENCE,
+    AppendRecord,
+    Position,
+    PositionKind,
+    StreamLog,
+    StreamNotFound,
 )
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "DEFAULT_SHARD_COUNT", "OPERATIONS", "router"]

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aion.core.streamlog import MAX_PARTITION_KEY_LENGTH, PositionKind
 from aion.server.openapi_shapes import KINESIS_ERROR, error_response, json_content
 from aion.server.streams.kinesis_shapes import CONTENT_TYPE, MAX_PUT_RECORDS, TARGET_PREFIX
+from aion.streams.protocol import MAX_PARTITION_KEY_LENGTH, PositionKind
 
 __all__ = ["KINESIS_PATH_PREFIX", "KINESIS_TAG", "kinesis_paths", "pseudo_path"]
 

@@ -17,7 +17,11 @@ import msgspec
 from starlette.responses import Response
 
 from aion.core.sharding import HASH_KEY_SPACE
-from aion.core.streamlog import (
+from aion.core.time import TICKS_PER_SECOND
+from aion.errors import AionError
+from aion.server.errors import KINESIS_CONTENT_TYPE, kinesis_code, kinesis_error, status_of
+from aion.server.streams.iterators import ExpiredIterator
+from aion.streams.protocol import (
     MAX_PARTITION_KEY_LENGTH,
     MAX_RECORD_BYTES,
     MAX_TIMESTAMP,
@@ -27,10 +31,6 @@ from aion.core.streamlog import (
     StreamDescription,
     StreamNotFound,
 )
-from aion.core.time import TICKS_PER_SECOND
-from aion.errors import AionError
-from aion.server.errors import KINESIS_CONTENT_TYPE, kinesis_code, kinesis_error, status_of
-from aion.server.streams.iterators import ExpiredIterator
 
 __all__ = [
     "ACCOUNT_ID",

@@ -20,13 +20,6 @@ import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from aion.core.streamlog import (
-    Position,
-    PositionKind,
-    StreamLog,
-    parse_sequence,
-)
-from aion.core.streamlog_rules import check_lease_version
 from aion.core.time import TICKS_PER_SECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
 from aion.server.config import AionConfig
@@ -52,7 +45,14 @@ from aion.server.streams.native_shapes import (
     record_json,
     to_append,
 )
-from aion.streams.membership import heartbeat, leave
+from aion.streams.groups.membership import heartbeat, leave
+from aion.streams.protocol import (
+    Position,
+    PositionKind,
+    StreamLog,
+    parse_sequence,
+)
+from aion.streams.rules import check_lease_version
 
 __all__ = ["MAX_OWNER_LENGTH", "MAX_PUT_RECORDS", "CheckpointConflict", "LeaseConflict", "router"]
 

@@ -22,7 +22,10 @@ import msgspec
 
 from aion.core.jsonbody import InvalidJson, JsonTooDeep, decode_json
 from aion.core.sharding import HASH_KEY_SPACE
-from aion.core.streamlog import (
+from aion.core.time import TICKS_PER_SECOND, to_kronos_time
+from aion.errors import ValidationError
+from aion.server.errors import TooLarge
+from aion.streams.protocol import (
     MAX_PARTITION_KEY_LENGTH,
     MAX_RECORD_BYTES,
     MAX_TIMESTAMP,
@@ -33,9 +36,6 @@ from aion.core.streamlog import (
     StoredRecord,
     StreamDescription,
 )
-from aion.core.time import TICKS_PER_SECOND, to_kronos_time
-from aion.errors import ValidationError
-from aion.server.errors import TooLarge
 
 __all__ = [
     "MAX_WAIT_SECONDS",
@@ -190,7 +190,7 @@ def parse_shard(text: str) -> int:
 def parse_timestamp(value: int | str) -> int:
     """An iterator's ``timestamp`` as kronos time: an int is kronos time already, a string is
     ISO-8601, epoch seconds or relative (``-10m``). It must fall between the Unix epoch and
-    :data:`~aion.core.streamlog.MAX_TIMESTAMP` (2262-04-11)."""
+    :data:`~aion.streams.protocol.MAX_TIMESTAMP` (2262-04-11)."""
     if isinstance(value, str):
         try:
             seconds = Decimal(value.strip())

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from aion.core.streamlog import StreamLog, StreamNotFound
 from aion.errors import AionError, ConfigurationError
 from aion.server.config import AionConfig
+from aion.streams.protocol import StreamLog, StreamNotFound
 
 __all__ = ["DEFAULT_INTERVAL_SECONDS", "INTERVAL_KEY", "NamespaceListing", "RetentionTrimmer"]
 

@@ -1,8 +1,8 @@
 """One consumer-group heartbeat as a stateless step over a StreamLog, so a worker in this
-process (:class:`~aion.streams.consumer.GroupConsumer`) and a remote worker speaking HTTP (the
-server's ``/groups/{group}/members/{worker}`` routes) share shards by the same rules.
+process (:class:`~aion.streams.groups.consumer.GroupConsumer`) and a remote worker speaking
+HTTP (the server's ``/groups/{group}/members/{worker}`` routes) share shards by the same rules.
 
-A round reads the group's leases, asks the pure :func:`~aion.streams.assignment.plan` what
+A round reads the group's leases, asks the pure :func:`~aion.streams.groups.assignment.plan` what
 worker ``worker`` should do at ``now``, and applies it with compare-and-set ``set_lease``:
 release the shards above its fair share, renew the ones it keeps, take free or expired ones,
 steal one from the busiest worker when it has too few. What it holds afterwards is exactly
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aion.core.streamlog import Lease, StreamLog
 from aion.core.time import kronos_time_now
 from aion.errors import ValidationError
-from aion.streams.assignment import plan
+from aion.streams.groups.assignment import plan
+from aion.streams.protocol import Lease, StreamLog
 
 __all__ = [
     "MAX_LEASE_SECONDS",

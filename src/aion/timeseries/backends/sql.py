@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aion.errors import BackendUnavailable, ConfigurationError, ValidationError
+from aion.timeseries.backends.sql_schema import build_checkpoint_table, build_table, coercer
 from aion.timeseries.protocol import (
     Advance,
     Fetch,
@@ -31,7 +32,6 @@ from aion.timeseries.protocol import (
     StoreError,
     WriteBatch,
 )
-from aion.timeseries.sql_schema import build_checkpoint_table, build_table, coercer
 
 try:
     import sqlalchemy as sa

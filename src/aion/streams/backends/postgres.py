@@ -19,7 +19,27 @@ from typing import Any
 
 import psycopg
 
-from aion.core.streamlog import (
+from aion.core.time import kronos_time_now
+from aion.storage.backends.postgres import PostgresEventStore
+from aion.storage.placement import sequence_numbers, shard_counts
+from aion.storage.schema import (
+    CHECKPOINTS_TABLE,
+    EVENTS_TABLE,
+    LEASES_TABLE,
+    RECORD_KIND,
+    SHARDS_TABLE,
+    STREAMS_TABLE,
+)
+from aion.streams.backends.sql_common import (
+    LongPoll,
+    StaleStream,
+    StreamRow,
+    encode_records,
+    fresh_retry,
+    take_rows,
+    trim_key,
+)
+from aion.streams.protocol import (
     MAX_READ_BYTES,
     AppendRecord,
     Lease,
@@ -34,7 +54,7 @@ from aion.core.streamlog import (
     shard_of,
     start_after,
 )
-from aion.core.streamlog_rules import (
+from aion.streams.rules import (
     ReadBudget,
     StreamInfoCache,
     check_checkpoint,
@@ -46,26 +66,6 @@ from aion.core.streamlog_rules import (
     shard_bounds,
     stream_description,
     stream_not_found,
-)
-from aion.core.time import kronos_time_now
-from aion.storage.placement import sequence_numbers, shard_counts
-from aion.storage.postgres import PostgresEventStore
-from aion.storage.schema import (
-    CHECKPOINTS_TABLE,
-    EVENTS_TABLE,
-    LEASES_TABLE,
-    RECORD_KIND,
-    SHARDS_TABLE,
-    STREAMS_TABLE,
-)
-from aion.storage.sql_streams import (
-    LongPoll,
-    StaleStream,
-    StreamRow,
-    encode_records,
-    fresh_retry,
-    take_rows,
-    trim_key,
 )
 
 __all__ = ["PostgresStreamLog"]

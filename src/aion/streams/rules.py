@@ -1,6 +1,6 @@
 """What every StreamLog backend decides the same way, written once.
 
-:mod:`aion.core.streamlog` holds the contract; this module holds the rules the backends apply
+:mod:`aion.streams.protocol` holds the contract; this module holds the rules the backends apply
 around their own I/O: the checks that run before a call touches storage (a shard number, a
 read limit, a checkpoint, a stream re-created with another shard count), the error a missing
 stream raises, how much more a read may return (:class:`ReadBudget`), the compare-and-set
@@ -8,9 +8,8 @@ decisions for checkpoints and leases, the text form of a lease in the key-value 
 (Redis, NATS), how a read's result and a stream's description are put together from what a
 backend looked up, and the per-process cache of stream facts.
 
-It lives in the core layer because the SQL backends (``aion.storage``) and the memory, Redis
-and NATS backends (``aion.streams``) both use it and neither may import the other. Nothing
-here does I/O: :class:`StreamInfoCache` awaits a loader the backend hands it.
+Every backend in :mod:`aion.streams.backends` uses it. Nothing here does I/O:
+:class:`StreamInfoCache` awaits a loader the backend hands it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from aion.core.sharding import hash_key_ranges
-from aion.core.streamlog import (
+from aion.core.time import TICKS_PER_SECOND
+from aion.errors import ValidationError
+from aion.streams.protocol import (
     MAX_SEQUENCE,
     Lease,
     Position,
@@ -32,8 +33,6 @@ from aion.core.streamlog import (
     check_stream,
     millis_behind,
 )
-from aion.core.time import TICKS_PER_SECOND
-from aion.errors import ValidationError
 
 __all__ = [
     "ReadBudget",

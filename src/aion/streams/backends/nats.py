@@ -14,7 +14,7 @@ call raises BackendUnavailable; a retry may then store those twice (at-least-onc
 
 Reads use ephemeral pull consumers (no acks, filtered to the shard's subject) kept per shard
 while the reader goes on from where the last read ended, so sequential reads cost one fetch.
-Each fetch carries the read's byte budget (see :mod:`aion.streams.nats_pull`); a message
+Each fetch carries the read's byte budget (see :mod:`aion.streams.backends.nats_pull`); a message
 fetched past it waits on the consumer for the next read.
 Checkpoints and leases live in a key-value bucket per stream, with compare-and-set on the
 bucket's revisions.
@@ -40,7 +40,10 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from aion.core.streamlog import (
+from aion.core.time import datetime_to_kronos_time, kronos_time_to_datetime
+from aion.errors import BackendUnavailable
+from aion.streams.backends.nats_pull import PullConsumer
+from aion.streams.protocol import (
     MAX_READ_BYTES,
     AppendRecord,
     Lease,
@@ -55,7 +58,8 @@ from aion.core.streamlog import (
     shard_of,
     start_after,
 )
-from aion.core.streamlog_rules import (
+from aion.streams.registry import url_options
+from aion.streams.rules import (
     ReadBudget,
     StreamInfoCache,
     check_checkpoint,
@@ -71,10 +75,6 @@ from aion.core.streamlog_rules import (
     stream_description,
     stream_not_found,
 )
-from aion.core.time import datetime_to_kronos_time, kronos_time_to_datetime
-from aion.errors import BackendUnavailable
-from aion.streams.nats_pull import PullConsumer
-from aion.streams.registry import url_options
 
 __all__ = ["NatsStreamLog"]
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import msgspec
 
 from aion.core.ids import IdMinter, UUIDType, sort_key_for_time
-from aion.core.streamlog import AppendRecord, StoredRecord
-from aion.core.streamlog_rules import ReadBudget, retention_cutoff, stream_not_found
 from aion.storage.schema import RECORD_KIND
+from aion.streams.protocol import AppendRecord, StoredRecord
+from aion.streams.rules import ReadBudget, retention_cutoff, stream_not_found
 
 __all__ = [
     "LongPoll",

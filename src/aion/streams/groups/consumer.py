@@ -1,6 +1,6 @@
 """Consumer groups: workers with one group name share a stream's shards through leases.
 
-Every ``heartbeat_seconds`` a worker runs :func:`aion.streams.membership.heartbeat` (the same
+Every ``heartbeat_seconds`` a worker runs :func:`aion.streams.groups.membership.heartbeat` (the same
 round remote workers run over HTTP): it reads the group's leases, asks ``plan`` what to do, and
 applies it with compare-and-set: renew what it keeps, release what is above its fair share,
 take free or expired shards, steal one from the busiest worker when it has too few. A worker
@@ -20,9 +20,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from aion.core.streamlog import TRIM_HORIZON, Lease, Position, StoredRecord, StreamLog
 from aion.errors import BackendUnavailable
-from aion.streams.membership import heartbeat
+from aion.streams.groups.membership import heartbeat
+from aion.streams.protocol import TRIM_HORIZON, Lease, Position, StoredRecord, StreamLog
 
 __all__ = ["GroupConsumer"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from aion.errors import ConfigurationError
-from aion.timeseries.memory import MemoryDatabase, MemoryStore
+from aion.timeseries.backends.memory import MemoryDatabase, MemoryStore
 from aion.timeseries.protocol import Kind, TimeseriesStore
 
 __all__ = ["open_store"]
@@ -39,11 +39,11 @@ def _from_url(kind: Kind, url: str, options: dict[str, Any]) -> TimeseriesStore:
             raise ConfigurationError(f"memory:// takes no options, got {sorted(options)}")
         return MemoryStore(kind)
     if scheme in ("redis", "rediss", "unix"):
-        from aion.timeseries.redis import RedisStore
+        from aion.timeseries.backends.redis import RedisStore
 
         return RedisStore.from_url(kind, url, client_config, **options)
     if "sql" in scheme or scheme.split("+", 1)[0] in _SQL_SCHEMES:
-        from aion.timeseries.sql import SqlStore
+        from aion.timeseries.backends.sql import SqlStore
 
         return SqlStore.from_url(kind, url, client_config, **options)
     raise ConfigurationError(
@@ -62,11 +62,11 @@ def open_store(kind: Kind, client: Any, options: dict[str, Any]) -> TimeseriesSt
             return MemoryStore(kind, client)
         module = type(client).__module__.split(".", 1)[0]
         if module == "redis":
-            from aion.timeseries.redis import RedisStore
+            from aion.timeseries.backends.redis import RedisStore
 
             return RedisStore(kind, client, **options)
         if module == "sqlalchemy":
-            from aion.timeseries.sql import SqlStore
+            from aion.timeseries.backends.sql import SqlStore
 
             return SqlStore(kind, client, **options)
     except TypeError as exc:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from aion.core.events import LINE_END, EventPage, EventRecord, LinesPage
 from aion.errors import BackendUnavailable
+from aion.storage.backends.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from aion.storage.batches import BatchIds, prune_sql, record_sql
 from aion.storage.outages import WriteFailures
 from aion.storage.paging import KeyedPage, keyset_pages
@@ -38,11 +39,10 @@ from aion.storage.schema import (
     STREAMS_TABLE,
     WRITE_PROBE_TABLE,
 )
-from aion.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["SQLiteEventStore"]
 
-log = logging.getLogger("aion.storage.sqlite")
+log = logging.getLogger("aion.storage.backends.sqlite")
 
 T = TypeVar("T")
 _PAGE = 2000

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aion.core.streamlog import Lease
+from aion.streams.protocol import Lease
 
 __all__ = ["Plan", "fair_share", "plan"]
 

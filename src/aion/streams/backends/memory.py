@@ -11,7 +11,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aion.core.streamlog import (
+from aion.core.time import kronos_time_now
+from aion.streams.protocol import (
     MAX_READ_BYTES,
     AppendRecord,
     Lease,
@@ -26,7 +27,7 @@ from aion.core.streamlog import (
     shard_of,
     start_after,
 )
-from aion.core.streamlog_rules import (
+from aion.streams.rules import (
     ReadBudget,
     check_checkpoint,
     check_lease_version,
@@ -40,7 +41,6 @@ from aion.core.streamlog_rules import (
     stream_description,
     stream_not_found,
 )
-from aion.core.time import kronos_time_now
 
 __all__ = ["MemoryStreamLog"]
 

@@ -32,7 +32,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from aion.core.streamlog import (
+from aion.core.time import kronos_time_now
+from aion.errors import BackendUnavailable
+from aion.streams.protocol import (
     MAX_READ_BYTES,
     MAX_RECORD_BYTES,
     AppendRecord,
@@ -47,7 +49,8 @@ from aion.core.streamlog import (
     shard_of,
     start_after,
 )
-from aion.core.streamlog_rules import (
+from aion.streams.registry import url_options
+from aion.streams.rules import (
     ShardBounds,
     StreamInfoCache,
     check_checkpoint,
@@ -61,9 +64,6 @@ from aion.core.streamlog_rules import (
     stream_description,
     stream_not_found,
 )
-from aion.core.time import kronos_time_now
-from aion.errors import BackendUnavailable
-from aion.streams.registry import url_options
 
 __all__ = ["RedisStreamLog", "id_of", "sequence_of"]
 
