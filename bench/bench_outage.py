@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.services import POSTGRES_URL
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.support.services import POSTGRES_URL
+from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 from aion.core.events import prepare_event
 from bench.report import QUICK, row

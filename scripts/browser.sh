@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the system Chromium that the dashboard's browser tests (tests/ui) drive, when it is
+# Install the system Chromium that the dashboard's browser tests (tests/server/dashboard) drive, when it is
 # missing. Quiet and idempotent: nothing is printed or done when a browser is already there.
 # Where it cannot be installed, CI (CI=true) fails here; elsewhere the tests skip and say why.
 set -u

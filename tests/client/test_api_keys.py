@@ -33,8 +33,8 @@ from aion.client.streams import StreamRecord
 from aion.compat import samsara, triton
 from aion.compat.pykronos.client import KronosClient
 from aion.server.app import create_app
-from tests.live import serve
-from tests.ops.conftest import Keys, make_keys, memory_config
+from tests.support.keys import Keys, make_keys, memory_config
+from tests.support.live import serve
 
 runner = CliRunner()
 

@@ -7,21 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aion.server.app import create_app
-from aion.server.config import AionConfig, Route
-
-
-def kronos_test_config(tmp_path: Path, **overrides: object) -> AionConfig:
-    """The configuration the Kronos tests used: a backend named ``memory``, namespaces
-    kronos, namespace1, namespace2 and computed."""
-    return AionConfig(
-        backends={"memory": "memory://"},
-        routes=(Route("*", "", ("memory",), "memory"),),
-        data_dir=tmp_path,
-        default_namespace="kronos",
-        namespaces=("kronos", "namespace1", "namespace2", "computed"),
-        flush_size=512,
-        **overrides,  # type: ignore[arg-type]
-    )
+from tests.support.kronos import kronos_test_config
 
 
 @pytest.fixture

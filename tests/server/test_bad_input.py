@@ -27,7 +27,7 @@ from aion.server.ingest.initialstate_api import MAX_ACCEPT_VERSION_LENGTH, initi
 from aion.server.rollups.batches import build_batch
 from aion.server.rollups.rules import parse_rollups
 from aion.streams.protocol import MAX_PARTITION_KEY_LENGTH, StoredRecord
-from tests.shippers.sinks import ListSink
+from tests.support.sinks import ListSink
 
 IS = {"X-IS-AccessKey": "ak", "X-IS-BucketKey": "bk", "Accept-Version": "<=0.0.4"}
 SAMSARA = {"Content-Type": "application/json", "X-Samsara-publishedTimestamp": "1"}

@@ -4,7 +4,7 @@ family, each family answering in its own shape.
 Pinned twice: the table and the renderers, for every family and every kind of error; then real
 requests of each family that meet the errors it can meet (an unknown resource, bad input, a
 body over a cap, a backend that is down). The key check's refusals (401, 403, and 400 for a
-repeated header) are pinned for every family in ``tests/ops/test_auth_http.py``.
+repeated header) are pinned for every family in ``tests/server/ops/test_auth_http.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from aion.server.streams.native_api import CheckpointConflict
 from aion.server.streams.native_shapes import RecordTooLarge
 from aion.streams.protocol import StreamNotFound
 from aion.timeseries import StoreError
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 ERRORS: list[tuple[AionError, int]] = [
     (NotFound("no such thing"), 404),

@@ -40,7 +40,7 @@ from aion.server.app import create_app
 from aion.server.config import AionConfig
 from aion.server.ops.auth_rules import Scope
 from aion.server.ops.keys import KeyStore
-from tests.live import running
+from tests.support.live import running
 
 KINESIS_JSON = "application/x-amz-json-1.1"
 STREAM = "fuzz"

@@ -23,7 +23,7 @@ import pytest
 from aion.server.app import create_app
 from aion.server.config import AionConfig
 from aion.server.ops.connection import WireLimits
-from tests.live import running
+from tests.support.live import running
 
 TIMEOUT = 1.0  # the server's request timeout here; waits below allow 30 times as much
 KINESIS = "Kinesis_20131202."

@@ -26,8 +26,8 @@ from aion.errors import ConfigurationError
 from aion.server.app import create_app
 from aion.server.config import AionConfig
 from aion.server.ops.connection import LimitedHttpToolsProtocol, WireLimits, uvicorn_options
-from tests.live import LiveServer
-from tests.procs import running_server
+from tests.support.live import LiveServer
+from tests.support.procs import running_server
 
 DEADLINE_SECONDS = 30.0
 INGEST_HEAD = b"POST /v1/ingest/s HTTP/1.1\r\nHost: aion\r\nContent-Type: application/json\r\n"

@@ -18,19 +18,12 @@ from aion.storage import EventStore, open_event_store
 from aion.storage.batches import PRUNE_EVERY, RETENTION_SECONDS, BatchIds
 from aion.storage.protocol import LinesRetrieval, flatten
 from aion.storage.schema import BATCHES_TABLE
+from tests.support.backends import EVENT_STORES, event_store_url, params
 
-BACKENDS = ["memory", "sqlite", "postgresql"]
 
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=params(EVENT_STORES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
-    if request.param == "memory":
-        url = "memory://"
-    elif request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/events.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    backend = open_event_store(url)
+    backend = open_event_store(event_store_url(request.param, tmp_path, request))
     await backend.open()
     yield backend
     if request.param == "postgresql":

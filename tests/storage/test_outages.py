@@ -17,7 +17,7 @@ from aion.errors import BackendUnavailable
 from aion.storage.backends.postgres import PostgresEventStore
 from aion.storage.outages import Breaker
 from aion.storage.protocol import flatten
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 DEADLINE = 60.0  # generous: the machine may be loaded
 

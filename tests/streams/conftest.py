@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from aion.streams.protocol import StreamLog
-from tests.streams.backends import BACKENDS, backend_url, opened, unique
+from tests.support.backends import STREAM_LOGS, params, stream_log_url, unique
+from tests.support.stream_logs import opened
 
 
 @pytest.fixture
@@ -15,9 +16,8 @@ def ns() -> str:
     return unique("ns")
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=params(STREAM_LOGS))
 async def log(request: pytest.FixtureRequest, tmp_path: Path, ns: str) -> AsyncIterator[StreamLog]:
     """Every StreamLog backend in turn, opened, cleaned up after the test."""
-    pg = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    async with opened(backend_url(request.param, tmp_path, pg), ns) as backend:
+    async with opened(stream_log_url(request.param, tmp_path, request), ns) as backend:
         yield backend

@@ -17,7 +17,7 @@ from aion.storage.backends.sqlite import SQLiteEventStore
 from aion.storage.protocol import flatten
 from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StreamLog, StreamNotFound
 from aion.streams.registry import open_stream_log
-from tests.streams.backends import unique
+from tests.support.backends import unique
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

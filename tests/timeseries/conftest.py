@@ -1,4 +1,4 @@
-"""Backends for the conformance suite: memory, Redis, SQLite file, PostgreSQL, MariaDB.
+"""Backends for the conformance suite, from ``tests.support.backends.TIMESERIES``.
 
 ``make_ts`` builds a Timeseries on the backend under test, isolated from every other test: a
 unique Redis key prefix, a fresh SQLite file, unique SQL table names (dropped afterwards).
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from aion.timeseries import MemoryDatabase, Timeseries
-from tests.services import MARIADB_URL, REDIS_URL, require
+from tests.support.backends import TIMESERIES, params
+from tests.support.services import MARIADB_URL, REDIS_URL, require
 
-BACKENDS = ["memory", "redis", "sqlite", "postgresql", "mariadb"]
 MakeTs = Callable[..., Timeseries]
 
 
@@ -50,11 +50,10 @@ def redis_client() -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=params(TIMESERIES))
 def backend(request: pytest.FixtureRequest) -> str:
+    """Every timeseries backend in turn (the ones that need a service are marked ``service``)."""
     name: str = request.param
-    if name in ("redis", "postgresql", "mariadb"):
-        request.applymarker(pytest.mark.service)
     return name
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from aion.errors import ConfigurationError, ValidationError
 from aion.timeseries import MemoryDatabase, Timeseries
-from tests.services import MARIADB_URL, REDIS_URL, require
+from tests.support.services import MARIADB_URL, REDIS_URL, require
 
 T = 1_800_000_000
 INTERVALS = {"minute": {"step": 60}, "hour": {"step": 3600, "resolution": 60}}

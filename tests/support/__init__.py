@@ -1,0 +1,1 @@
+"""What the tests share: live servers, local services, the backends table, test doubles."""
