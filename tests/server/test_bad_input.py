@@ -269,6 +269,23 @@ def test_rollups_skip_records_they_cannot_decode_or_place() -> None:
     assert (batch.used, batch.skipped) == (3, 1)
 
 
+def test_rollups_skip_values_no_timeseries_can_store() -> None:
+    """JSON's 1e400 decodes to infinity; the rule skips that event and goes on."""
+    for kind, value in (("count", "n"), ("gauge", "n"), ("histogram", "n")):
+        (rule,) = parse_rollups(
+            [{"stream": "web.", "timeseries": "v", "type": kind, "value": value,
+              "intervals": {"minute": {"step": 60}}}]
+        )  # fmt: skip
+        records = [
+            StoredRecord(0, 1, "", b'{"@time": 600000000, "n": 1e400}', 1),
+            StoredRecord(0, 2, "", b'{"@time": 600000000, "n": -1e400}', 1),
+            StoredRecord(0, 3, "", b'{"@time": 600000000, "n": 2.5}', 1),
+        ]
+        batch = build_batch(rule, "default", "web.x", records)
+        assert batch.inserts == {60: {"v": [2.5]}}, kind
+        assert (batch.used, batch.skipped) == (1, 2), kind
+
+
 # -- integers past 64 bits ------------------------------------------------------------------
 
 

@@ -272,6 +272,21 @@ def test_bad_values_write_nothing(make_ts: MakeTs) -> None:
     assert ts.list() == []
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_before_anything_is_written(
+    make_ts: MakeTs, kind: str, bad: float
+) -> None:
+    ts = make(make_ts, kind)
+    with pytest.raises(ValidationError, match="must be finite"):
+        ts.insert("a", bad, timestamp=T)
+    with pytest.raises(ValidationError, match="must be finite"):
+        ts.bulk_insert({T: {"a": [1.5]}, T + 60: {"b": [2.5, bad]}})
+    with pytest.raises(ValidationError, match="must be finite"):
+        ts.bulk_insert_columns("c", [T, T + 1], [1.5, bad])
+    assert ts.list() == []
+
+
 def test_non_numeric_value_into_numeric_sql_column(make_ts: MakeTs, backend: str) -> None:
     if backend not in ("sqlite", "postgresql", "mariadb"):
         pytest.skip("only SQL columns are typed")

@@ -18,7 +18,7 @@ from typing import Any
 
 from aion.errors import ValidationError
 from aion.timeseries.intervals import Calendar, Interval, RelativeTime
-from aion.timeseries.kinds import KindOps
+from aion.timeseries.kinds import KindOps, refuse_non_finite
 from aion.timeseries.protocol import Cell, Kind, WriteBatch
 from aion.timeseries.writes import normalize_timestamp
 
@@ -51,6 +51,11 @@ def _buckets(calendar: Calendar, stamps: list[Any], all_ints: bool) -> Iterator[
 
 def _check_values(ops: KindOps, values: list[Any]) -> None:
     kinds = set(map(type, values))
+    if float in kinds:
+        # NaN and infinity are refused before anything is written; all floats: checked in C.
+        floats = values if kinds == {float} else [v for v in values if type(v) is float]
+        if not all(map(math.isfinite, floats)):
+            refuse_non_finite(next(v for v in floats if not math.isfinite(v)))
     if ops.kind is Kind.COUNT and kinds <= _NUMBERS:
         return
     if ops.kind in (Kind.HISTOGRAM, Kind.SET) and all(issubclass(k, Hashable) for k in kinds):

@@ -6,19 +6,28 @@ count increments into one bucket costs one backend operation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aion.errors import ValidationError
 from aion.timeseries.protocol import Kind
 
-__all__ = ["KINDS", "KindOps", "parse_kind"]
+__all__ = ["KINDS", "KindOps", "parse_kind", "refuse_non_finite"]
 
 ReadFunc = Callable[[Any], Any]
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def refuse_non_finite(value: object) -> None:
+    """Raise :class:`ValidationError` for a NaN or an infinity: no backend stores them alike
+    (SQL refuses them, Redis and memory keep them and every mean becomes NaN), so none is
+    written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{value!r} cannot be stored: values must be finite", field="value")
 
 
 class KindOps:
@@ -32,6 +41,7 @@ class KindOps:
 
     def validate(self, value: Any) -> None:
         """Raise :class:`ValidationError` if ``value`` cannot be stored in this type."""
+        refuse_non_finite(value)
         try:
             hash(value)
         except TypeError:
@@ -71,7 +81,7 @@ class SeriesOps(KindOps):
         return []
 
     def validate(self, value: Any) -> None:
-        pass
+        refuse_non_finite(value)
 
     def accumulate(self, current: Any, value: Any) -> Any:
         if current is None:
@@ -139,7 +149,10 @@ class CountOps(KindOps):
         return 0
 
     def validate(self, value: Any) -> None:
-        if type(value) is int or type(value) is float:  # the common case, checked cheaply
+        if type(value) is int:  # the common case, checked cheaply
+            return
+        refuse_non_finite(value)
+        if type(value) is float:
             return
         if not _is_number(value):
             raise ValidationError(
@@ -177,7 +190,7 @@ class GaugeOps(KindOps):
         return None
 
     def validate(self, value: Any) -> None:
-        pass
+        refuse_non_finite(value)
 
     def accumulate(self, current: Any, value: Any) -> Any:
         return value

@@ -11,6 +11,7 @@ on one bad event would stop its rollup for good.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +60,19 @@ def _event(record: StoredRecord) -> dict[str, Any] | None:
 def _count_value(value: Any) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value
+    return value if _finite(value) is not None else None
 
 
 def _plain_value(value: Any) -> Any:
     # Timeseries values must be hashable scalars (histogram and set keys, Redis strings).
     if value is None or isinstance(value, dict | list):
+        return None
+    return _finite(value)
+
+
+def _finite(value: Any) -> Any:
+    # JSON's 1e400 decodes to infinity, which no timeseries stores: such an event is skipped.
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
