@@ -48,7 +48,7 @@ from aion.server.dashboard.stats import TICKS_PER_MINUTE, downsample, summarise_
 from aion.server.dashboard.tail import TailSettings, tail_stream
 from aion.server.errors import native_error
 from aion.server.openapi_shapes import AION_ERROR, error_response
-from aion.server.ops.auth import key_grant, request_target
+from aion.server.ops.auth import key_grant, request_namespace
 from aion.server.ops.auth_rules import ALL_NAMESPACES
 from aion.server.service import EventService
 
@@ -149,7 +149,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
             now = kronos_time_now()
             rates, truncated = await stream_rates(service, ns, now, window, rate_cap, MAX_STREAMS)
             return encode(
@@ -187,7 +187,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
             validate_stream_name(stream)
             resume = request.headers.get("last-event-id") or after
             _check_event_id(resume)
@@ -211,7 +211,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
             validate_stream_name(stream)
             events = await newest_events(service, ns, stream, bucket_scan)
             keys, skipped = summarise_bucket(events, points)
@@ -241,7 +241,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
             validate_stream_name(stream)
             end = kronos_time_now()
             start = end - minutes * TICKS_PER_MINUTE
@@ -280,7 +280,7 @@ def router(
 
         async def work() -> Response:
             service = _service(request)
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
             validate_stream_name(stream)
             result = await rollup(service, ns, stream, field, key, interval, transform, history_cap)
             return encode(

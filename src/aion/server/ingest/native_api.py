@@ -20,7 +20,7 @@ from aion.server.errors import kronos_error
 from aion.server.ingest.dedupe import BATCH_ID_HEADER, BatchDeduplicator
 from aion.server.ingest.openapi import ingest_operation
 from aion.server.ingest.sink import read_body
-from aion.server.ops.auth import request_target
+from aion.server.ops.auth import request_namespace
 from aion.server.service import EventService
 
 __all__ = ["router"]
@@ -46,8 +46,7 @@ def router(dedupe_capacity: int = 100_000) -> APIRouter:
                 raise ValidationError("Request body must be valid JSON.", "body") from exc
             if not isinstance(events, list):
                 raise ValidationError("the body must be a JSON array of events", "body")
-            # The namespace the key check decided on (the path's, parsed once).
-            ns = service.namespace(request_target(request.scope).namespace)
+            ns = request_namespace(request)
 
             batch_id = request.headers.get(BATCH_ID_HEADER)
             fresh = True  # False when a store had the batch id (another process stored it)

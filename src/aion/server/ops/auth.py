@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aion.errors import AionError, Forbidden, Unauthorized
@@ -50,6 +51,7 @@ __all__ = [
     "install_auth",
     "key_grant",
     "request_family",
+    "request_namespace",
     "request_target",
     "scope_value",
 ]
@@ -130,6 +132,14 @@ def request_target(scope: Mapping[str, Any]) -> Requirement:
     if not isinstance(need, Requirement):
         raise RuntimeError("the request did not pass through AuthMiddleware")
     return need
+
+
+def request_namespace(request: Request) -> str:
+    """The namespace the key check decided on for ``request`` (the query's, the path's or
+    the default), checked against the server's naming rule and allow-list: what every
+    namespace-scoped handler acts on."""
+    config: AionConfig = request.app.state.config
+    return config.served_namespace(request_target(request.scope).namespace)
 
 
 def request_family(scope: Mapping[str, Any]) -> Family:

@@ -29,9 +29,8 @@ from starlette.responses import Response
 
 from aion.core.time import TICKS_PER_SECOND, parse_time
 from aion.errors import AionError, BackendUnavailable, NotFound, ValidationError
-from aion.server.config import AionConfig
 from aion.server.errors import native_error
-from aion.server.ops.auth import request_target
+from aion.server.ops.auth import request_namespace
 from aion.server.rollups.openapi import TIMESERIES_LIST, TIMESERIES_READ
 from aion.server.rollups.rules import RollupRule
 from aion.server.rollups.worker import RollupWorker
@@ -72,14 +71,6 @@ async def _answer(work: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
 def _worker(request: Request) -> RollupWorker | None:
     worker: RollupWorker | None = getattr(request.app.state, "rollups", None)
     return worker
-
-
-def _namespace(request: Request) -> str:
-    """The ``?namespace=`` the key check decided on (default: the server's), checked against
-    the server's rules. Rules and their data belong to their namespace: a request sees only
-    the rules of its own."""
-    config: AionConfig = request.app.state.config
-    return config.served_namespace(request_target(request.scope).namespace)
 
 
 def _rules(worker: RollupWorker | None, namespace: str) -> list[RollupRule]:
@@ -186,7 +177,7 @@ def router() -> APIRouter:
 
         async def work() -> dict[str, Any]:
             out = []
-            for rule in _rules(worker, _namespace(request)):
+            for rule in _rules(worker, request_namespace(request)):
                 entry: dict[str, Any] = {
                     "rule": rule.name,
                     "namespace": rule.namespace,
@@ -239,7 +230,7 @@ def router() -> APIRouter:
         to it; neither: ``steps`` buckets ending now (``steps`` defaults to the interval's)."""
 
         async def work() -> dict[str, Any]:
-            chosen, ts = _resolve(_worker(request), _namespace(request), name, rule)
+            chosen, ts = _resolve(_worker(request), request_namespace(request), name, rule)
             which = _interval(chosen, interval)
             first, last = _seconds(start, "start"), _seconds(end, "end")
             if steps is not None and not 1 <= steps <= _MAX_STEPS:
@@ -272,7 +263,7 @@ def router() -> APIRouter:
         interval unless ``condense``."""
 
         async def work() -> dict[str, Any]:
-            chosen, ts = _resolve(_worker(request), _namespace(request), name, rule)
+            chosen, ts = _resolve(_worker(request), request_namespace(request), name, rule)
             which = _interval(chosen, interval)
             at = _seconds(timestamp, "timestamp")
             how = _transform(transform)

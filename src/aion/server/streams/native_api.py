@@ -22,9 +22,8 @@ from starlette.responses import Response
 
 from aion.core.time import TICKS_PER_SECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
-from aion.server.config import AionConfig
 from aion.server.errors import Conflict, native_error
-from aion.server.ops.auth import request_target
+from aion.server.ops.auth import request_namespace
 from aion.server.streams.iterators import IteratorState, codec_for
 from aion.server.streams.native_openapi import streams_operation, success_status
 from aion.server.streams.native_shapes import (
@@ -99,12 +98,6 @@ def _log(request: Request) -> StreamLog:
     return log
 
 
-def _namespace(request: Request) -> str:
-    """The ``?namespace=`` the key check decided on, checked against the server's rules."""
-    config: AionConfig = request.app.state.config
-    return config.served_namespace(request_target(request.scope).namespace)
-
-
 def _stream(request: Request) -> str:
     stream: str = request.path_params["stream"]
     return stream
@@ -114,34 +107,34 @@ async def create_stream(request: Request) -> Response:
     """Create a stream (idempotent with the same shard count; 400 with another)."""
     body = parse_body(await request.body(), CreateStreamBody)
     description = await _log(request).create_stream(
-        _namespace(request), body.name, body.shards, body.retention_seconds
+        request_namespace(request), body.name, body.shards, body.retention_seconds
     )
     return _json(description_json(description), 201)
 
 
 async def list_streams(request: Request) -> Response:
     """The namespace's stream names, sorted."""
-    namespace = _namespace(request)
+    namespace = request_namespace(request)
     names = await _log(request).list_streams(namespace)
     return _json({"namespace": namespace, "streams": names})
 
 
 async def describe_stream(request: Request) -> Response:
     """A stream's shards, hash-key ranges, sequence bounds and retention."""
-    description = await _log(request).describe_stream(_namespace(request), _stream(request))
+    description = await _log(request).describe_stream(request_namespace(request), _stream(request))
     return _json(description_json(description))
 
 
 async def delete_stream(request: Request) -> Response:
     """Delete a stream with its records, checkpoints and leases."""
     stream = _stream(request)
-    await _log(request).delete_stream(_namespace(request), stream)
+    await _log(request).delete_stream(request_namespace(request), stream)
     return _json({"deleted": stream})
 
 
 async def trim_stream(request: Request) -> Response:
     """Drop the records older than the stream's retention now."""
-    trimmed = await _log(request).trim(_namespace(request), _stream(request))
+    trimmed = await _log(request).trim(request_namespace(request), _stream(request))
     return _json({"trimmed": trimmed})
 
 
@@ -153,7 +146,7 @@ async def put_record(request: Request) -> Response:
     """Append one record; answers its shard and sequence number."""
     record = to_append(parse_body(await request.body(), RecordIn))
     [(shard, sequence)] = await _log(request).append(
-        _namespace(request), _stream(request), [record]
+        request_namespace(request), _stream(request), [record]
     )
     return _json(_placed(shard, sequence))
 
@@ -164,7 +157,7 @@ async def put_records(request: Request) -> Response:
     if not 1 <= len(body.records) <= MAX_PUT_RECORDS:
         raise ValidationError(f"records must hold 1 to {MAX_PUT_RECORDS} records", "records")
     records = [to_append(r, i) for i, r in enumerate(body.records)]
-    placed = await _log(request).append(_namespace(request), _stream(request), records)
+    placed = await _log(request).append(request_namespace(request), _stream(request), records)
     return _json({"records": [_placed(shard, sequence) for shard, sequence in placed]})
 
 
@@ -184,7 +177,7 @@ async def get_iterator(request: Request) -> Response:
     """An iterator for one shard. LATEST is pinned now; a sequence number past the end or
     already trimmed is refused now."""
     body = parse_body(await request.body() or b"{}", IteratorBody)
-    namespace, stream = _namespace(request), _stream(request)
+    namespace, stream = request_namespace(request), _stream(request)
     shard = parse_shard(request.path_params["shard"])
     position = _position(body)
     # A one-record read validates stream, shard and sequence, and says where LATEST is.
@@ -201,7 +194,7 @@ async def get_iterator(request: Request) -> Response:
 async def read_records(request: Request) -> Response:
     """Records from an iterator, waiting up to ``wait`` seconds when there are none yet."""
     body = parse_body(await request.body(), ReadBody)
-    namespace, stream = _namespace(request), _stream(request)
+    namespace, stream = request_namespace(request), _stream(request)
     if not 1 <= body.limit <= 10_000:
         raise ValidationError("limit must be from 1 to 10000", "limit")
     if not 0 <= body.wait <= MAX_WAIT_SECONDS:
@@ -235,7 +228,7 @@ def _group(request: Request) -> str:
 async def get_checkpoints(request: Request) -> Response:
     """The group's checkpoint per shard (shards without one are absent)."""
     checkpoints = await _log(request).get_checkpoints(
-        _namespace(request), _stream(request), _group(request)
+        request_namespace(request), _stream(request), _group(request)
     )
     return _json({"checkpoints": {str(k): str(v) for k, v in sorted(checkpoints.items())}})
 
@@ -247,7 +240,7 @@ async def set_checkpoint(request: Request) -> Response:
     sequence = parse_sequence(body.sequence, "sequence")
     expected = None if body.expected is None else parse_sequence(body.expected, "expected")
     stored = await _log(request).set_checkpoint(
-        _namespace(request), _stream(request), _group(request), shard, sequence, expected
+        request_namespace(request), _stream(request), _group(request), shard, sequence, expected
     )
     if not stored:
         raise CheckpointConflict("the checkpoint changed since it was read", "expected")
@@ -257,7 +250,9 @@ async def set_checkpoint(request: Request) -> Response:
 async def get_leases(request: Request) -> Response:
     """The group's leases (shards never leased are absent) and the server's kronos time,
     so workers judge expiry by the server's clock, not their own."""
-    leases = await _log(request).get_leases(_namespace(request), _stream(request), _group(request))
+    leases = await _log(request).get_leases(
+        request_namespace(request), _stream(request), _group(request)
+    )
     return _json(
         {
             "leases": [lease_json(lease) for _, lease in sorted(leases.items())],
@@ -279,7 +274,7 @@ async def set_lease(request: Request) -> Response:
         )
     expires_at = kronos_time_now() + round(body.ttl_seconds * TICKS_PER_SECOND)
     lease = await _log(request).set_lease(
-        _namespace(request),
+        request_namespace(request),
         _stream(request),
         _group(request),
         shard,
@@ -301,7 +296,7 @@ async def _membership(request: Request) -> Response:
     body = parse_body(await request.body() or b"{}", MemberBody)
     held = await heartbeat(
         _log(request),
-        _namespace(request),
+        request_namespace(request),
         _stream(request),
         _group(request),
         _worker(request),
@@ -337,7 +332,7 @@ async def leave_group(request: Request) -> Response:
     heartbeat instead of waiting for the leases to expire."""
     worker = _worker(request)
     released = await leave(
-        _log(request), _namespace(request), _stream(request), _group(request), worker
+        _log(request), request_namespace(request), _stream(request), _group(request), worker
     )
     return _json({"worker": worker, "released": released})
 
