@@ -363,7 +363,7 @@ def main() -> list[dict[str, Any]]:
             raw_copy, raw_select = raw_postgres(pg, rows)
             with tempfile.TemporaryDirectory() as tmp:
                 config = Path(tmp) / "aion.toml"
-                config.write_text(f'[backends.pg]\nurl = "{pg}"\n')
+                config.write_text(f'open = true\n[backends.pg]\nurl = "{pg}"\n')
                 server = Server(Path(tmp), config)
                 try:
                     put_rate = http_put(server.url, "bench")

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.databases import fresh_postgres_database
 from tests.support.kronos import kronos_test_config
 from tests.support.live import serve
-from tests.support.services import POSTGRES_URL, require
 
 # A shared, busy machine makes input generation slow at times: the health checks that measure
 # speed would then fail a correct test. Deadlines are off for the same reason; the properties
@@ -26,16 +25,8 @@ settings.load_profile("aion")
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    require("postgresql")
-    import psycopg
-
-    name = f"aion_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database(f"aion_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import works. The tree::
     AionError
     ├── ConfigurationError              a bad setting, a missing driver (names the pip extra)
     │   ├── InvalidConfiguration        compat.samsara: a configuration the client refuses
+    │   ├── UnsupportedBackend          a Kairos backend Aion does not store to (MongoDB, Cassandra)
     │   └── InvalidConfigurationError   compat.triton: a bad Triton YAML (also a TritonError)
     ├── ValidationError                 bad input; ``field`` names the offending field
     │   ├── InvalidStreamName
@@ -24,6 +25,7 @@ import works. The tree::
     │   └── InvalidArguement            compat.samsara: a bad argument (the SDK's spelling)
     ├── NotFound                        an unknown stream, shard, timeseries, interval or key
     │   ├── StreamNotFound
+    │   │   └── StaleStream
     │   ├── ShardNotFound
     │   └── UnknownInterval             a read named an interval the timeseries does not have
     ├── Unauthorized                    no API key, or one the server does not know (HTTP 401)
@@ -84,6 +86,7 @@ __all__ = [
     "ShardNotFound",
     "ShardNotFoundError",
     "ShippingFailed",
+    "StaleStream",
     "StoreError",
     "StreamNotConfiguredError",
     "StreamNotFound",
@@ -91,6 +94,7 @@ __all__ = [
     "TritonError",
     "Unauthorized",
     "UnknownInterval",
+    "UnsupportedBackend",
     "UnsupportedType",
     "ValidationError",
 ]
@@ -105,6 +109,22 @@ class AionError(Exception):
 
 class ConfigurationError(AionError):
     """A setting is wrong, or an optional driver is not installed."""
+
+
+class UnsupportedBackend(ConfigurationError):
+    """A Kairos timeseries backend Aion does not store to (MongoDB, Cassandra); the message
+    says what to use instead and how to bring existing data over. ``database`` names it."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(
+            f"Aion does not support {database} as a timeseries backend. Use PostgreSQL "
+            "('postgresql://user@host/db'), MariaDB or MySQL ('mysql://user@host/db'), "
+            "SQLite ('sqlite:///rollups.db') or Redis ('redis://host:6379/0'). To bring "
+            "existing data over, replay its source events into a stream (aion import) under "
+            "a [[rollups]] rule, or copy each bucket with Timeseries.bulk_insert: see "
+            "'Coming from MongoDB or Cassandra' in docs/timeseries.md"
+        )
+        self.database = database
 
 
 class InvalidConfiguration(ConfigurationError):
@@ -189,6 +209,17 @@ class NotFound(AionError, LookupError):
 
 class StreamNotFound(NotFound):
     """No stream of that name in that namespace."""
+
+
+class StaleStream(StreamNotFound):
+    """What a backend cached of a stream no longer holds: another server deleted the stream
+    (and may have made it again, as a new *incarnation*, perhaps with another shard count).
+    Raised by the storage call that found out, atomically with the write or read it refused;
+    the caller forgets its cache and looks the stream up again (:func:`fresh_retry`). One
+    that no caller retries is what it also is: the stream the call meant is not found."""
+
+    def __init__(self, message: str = "the stream was deleted since this server looked it up"):
+        super().__init__(message)
 
 
 class ShardNotFound(NotFound):

@@ -171,7 +171,7 @@ def test_shipper(keyed: Keyed, name: str) -> None:
     endpoint = f"{keyed.url}/v1/ingest/{name}"
     with Shipper(ShipperConfig(url=endpoint, spool_dir=None), autostart=False) as anonymous:
         anonymous.put({"a": 1})
-        assert anonymous.flush(10)
+        assert not anonymous.flush(10)  # refused (401): not delivered
         assert anonymous.counters.rejected == 1
     config = ShipperConfig(url=endpoint, spool_dir=None, api_key=keyed.keys.rw)
     assert keyed.keys.rw not in repr(config)
@@ -186,7 +186,7 @@ async def test_async_shipper(keyed: Keyed, name: str) -> None:
     config = ShipperConfig(url=f"{keyed.url}/v1/ingest/{name}", spool_dir=None)
     async with AsyncShipper(config) as anonymous:
         anonymous.put({"a": 1})
-        assert await anonymous.flush(10)
+        assert not await anonymous.flush(10)  # refused (401): not delivered
         assert anonymous.counters.rejected == 1
     keyed_config = ShipperConfig(
         url=f"{keyed.url}/v1/ingest/{name}", spool_dir=None, api_key=keyed.keys.rw

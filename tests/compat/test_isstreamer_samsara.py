@@ -133,6 +133,48 @@ def test_streamer_offline_csv_and_ini_rules(
         isstreamer.read_config(bad)
 
 
+def test_streamer_without_an_ini_file_finds_aion_and_keeps_the_cwd_clean(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ini file, no arguments but the bucket: the events go to the Aion at $AION_URL (not
+    Initial State's cloud), and the spool lives in the per-user cache, not the cwd."""
+    from aion.client import Client
+
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("AION_API_KEY", raising=False)
+    monkeypatch.setenv("AION_URL", server_url)
+    s = isstreamer.Streamer(bucket_name="Defaults", bucket_key="isdefaults")
+    assert s.StreamApiBase == server_url
+    s.log("temperature", 21.5)
+    s.flush()
+    s.close()
+    with Client(server_url) as client:
+        events = list(client.get("isdefaults", 0, 2**62))
+    assert [(e["key"], e["value"]) for e in events] == [("temperature", 21.5)]
+    assert list(work.iterdir()) == []  # no spool, no missed-events file in the cwd
+    assert s._shipper is not None and s._shipper.config.spool_dir == (
+        home / ".cache" / "aion" / "isstreamer"
+    )
+
+
+def test_streamer_api_base_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructor's stream_api_base, else the ini file's, else $AION_URL, else a local
+    Aion: never https://groker.init.st unless one asks for it."""
+    monkeypatch.delenv("AION_URL", raising=False)
+    assert isstreamer.resolve_api_base(None, None) == "http://127.0.0.1:8151"
+    monkeypatch.setenv("AION_URL", "http://env.test:1/")
+    assert isstreamer.resolve_api_base(None, None) == "http://env.test:1"
+    assert isstreamer.resolve_api_base(None, "http://ini.test") == "http://ini.test"
+    assert isstreamer.resolve_api_base("http://arg.test", "http://ini.test") == "http://arg.test"
+    with pytest.raises(ConfigurationError):
+        isstreamer.resolve_api_base("groker.init.st", None)
+
+
 # -- aion.compat.samsara ---------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ seed README run as written (in Python 3) against a live server."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -86,7 +87,7 @@ def test_log_function(kc: KronosClient) -> None:
     events = list(kc.get("test_log_function", 0, kronos_time_now() + 10**8))
     assert [(e["x"], e["y"]) for e in events] == [(1, 2), (1, -1)]
     assert all(e["duration"] >= 0 for e in events)
-    assert events[1]["exception"]["class"] == "ValueError"
+    assert events[1]["exception"]["class"] == "builtins.ValueError"  # PyKronos: module.class
     assert events[1]["exception"]["message"] == "negative"
 
 
@@ -98,7 +99,7 @@ def test_log_scope(kc: KronosClient) -> None:
     (event_back,) = list(kc.get("test_log_scope", 0, kronos_time_now() + 10**8))
     assert event_back["p"] == 1
     assert event_back["inside"] is True
-    assert event_back["exception"]["class"] == "RuntimeError"
+    assert event_back["exception"]["class"] == "builtins.RuntimeError"
 
 
 def test_blocking_errors_raise(server_url: str) -> None:
@@ -191,3 +192,92 @@ def test_seed_readme_runs(server_url: str, capsys: pytest.CaptureFixture[str]) -
     nonblocking.close()
     kc.close()
     assert "Received event" in capsys.readouterr().out
+
+
+# -- issue 11: partial success, PyKronos's time strings, exception classes --------------------
+
+
+def test_nonblocking_keeps_the_valid_events_batched_with_an_invalid_one(
+    server_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kronos stores the valid events of a put; so does the non-blocking client, and its
+    flush() reports the refused one as PyKronos did ("Encountered errors ...")."""
+    kc = KronosClient(
+        server_url, blocking=False, sleep_block=60, namespace="kronos",
+        spool_dir=tmp_path / "spool",
+    )  # fmt: skip
+    kc.put({"partial": [{"n": 1}, {"n": 2, TIMESTAMP_FIELD: 1.5}, {"n": 3}]})
+    message = r"Encountered errors .*partial\[\d\]: @time .* float 1.5"
+    refused = pytest.raises(KronosClientError, match=message)
+    with caplog.at_level("ERROR", logger="aion.compat.pykronos"), refused:
+        kc.flush()
+    assert any("Encountered errors" in r.getMessage() for r in caplog.records)
+    stored = list(kc.get("partial", 0, kronos_time_now() + 10**8))
+    assert sorted(e["n"] for e in stored) == [1, 3]
+    kc.flush()  # reported once: the next flush has nothing to report
+    kc.close()
+
+
+def test_nonblocking_flush_returns_once_the_batch_is_stored(
+    server_url: str, tmp_path: Path
+) -> None:
+    """With a sleep_block far longer than the test's deadline, flush() still returns as soon
+    as the server stored the batch (the background sender would wait a minute)."""
+    kc = KronosClient(
+        server_url, blocking=False, sleep_block=600, namespace="kronos",
+        spool_dir=tmp_path / "spool",
+    )  # fmt: skip
+    kc.put({"flushed": [{"a": 1}, {"a": 2}]})
+    done = threading.Event()
+    threading.Thread(target=lambda: (kc.flush(), done.set()), daemon=True).start()
+    assert done.wait(60)
+    schema = kc.infer_schema("flushed")["schema"]
+    assert schema["required"] == ["@id", "@library", "@time", "a"]
+    kc.close()
+
+
+PYKRONOS_TIMES = {
+    # dateutil's parse, as PyKronos called it; naive means UTC
+    "2014-06-20 10:30:00": datetime(2014, 6, 20, 10, 30, tzinfo=tzutc()),
+    "2014-06-20T10:31:00Z": datetime(2014, 6, 20, 10, 31, tzinfo=tzutc()),
+    "2014-06-20T12:32:00+02:00": datetime(2014, 6, 20, 10, 32, tzinfo=tzutc()),
+    "Fri, 20 Jun 2014 10:33:00 GMT": datetime(2014, 6, 20, 10, 33, tzinfo=tzutc()),
+    "June 20, 2014 10:34AM": datetime(2014, 6, 20, 10, 34, tzinfo=tzutc()),
+    "2014/06/20 10:35": datetime(2014, 6, 20, 10, 35, tzinfo=tzutc()),
+}
+
+
+def test_the_time_strings_pykronos_accepted_still_parse(kc: KronosClient) -> None:
+    stream = "pykronos_times"
+    kc.put({stream: [{"text": text, TIMESTAMP_FIELD: text} for text in PYKRONOS_TIMES]})
+    kc.put({stream: [{"text": "datetime", TIMESTAMP_FIELD: datetime(2014, 6, 20, 10, 36)}]})
+    settle(kc)
+    events = list(kc.get(stream, "2014-06-20", "June 21 2014"))
+    got = {e["text"]: e[TIMESTAMP_FIELD] for e in events}
+    expected = {text: datetime_to_kronos_time(dt) for text, dt in PYKRONOS_TIMES.items()}
+    expected["datetime"] = datetime_to_kronos_time(datetime(2014, 6, 20, 10, 36, tzinfo=tzutc()))
+    assert got == expected
+    # "20140620" is a date to dateutil (PyKronos), not epoch seconds
+    assert len(list(kc.get(stream, "20140620", "20140621"))) == len(expected)
+    deleted = kc.delete(stream, "Fri, 20 Jun 2014 10:33:00 GMT", "2014-06-20T10:34:00")
+    assert deleted[stream]["memory"]["num_deleted"] == 2
+    assert len(list(kc.get(stream, "2014-06-20", "2014-06-21"))) == len(expected) - 2
+
+
+class Refused(Exception):
+    """An exception of one's own: its module is logged with it."""
+
+
+def test_log_function_logs_module_and_class(kc: KronosClient) -> None:
+    @kc.log_function("log_function_classes")
+    def fail(kind: type[Exception]) -> None:
+        raise kind("no")
+
+    for kind in (ValueError, Refused):
+        with pytest.raises(kind):
+            fail(kind)
+    settle(kc)
+    events = list(kc.get("log_function_classes", 0, kronos_time_now() + 10**8))
+    classes = [e["exception"]["class"] for e in events]
+    # PyKronos: "%s.%s" % (exception.__module__, exception.__class__.__name__)
+    assert classes == ["builtins.ValueError", f"{__name__}.Refused"]

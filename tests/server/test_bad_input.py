@@ -298,7 +298,10 @@ def sql_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestC
         else request.getfixturevalue("postgres_url")
     )
     config = AionConfig(
-        backends={"db": url}, routes=(Route("*", "", ("db",), "db"),), data_dir=tmp_path
+        backends={"db": url},
+        routes=(Route("*", "", ("db",), "db"),),
+        data_dir=tmp_path,
+        open_access=True,  # on PostgreSQL the keys are shared there; open on purpose here
     )
     with TestClient(create_app(config)) as c:
         yield c

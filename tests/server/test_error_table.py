@@ -159,6 +159,7 @@ def client(
         "backends": {"pg": _through(postgres_url, proxy)},
         "default_namespace": f"errors_{uuid.uuid4().hex[:8]}",
         "max_body_bytes": 4 * 1024 * 1024,
+        "open": True,  # a server on PostgreSQL keeps its keys there; this one is open on purpose
         "rollups": [
             {"name": "up", "stream": "web", "timeseries": "views", "type": "count",
              "intervals": {"m": {"step": 60}}, "backend": "memory://"},

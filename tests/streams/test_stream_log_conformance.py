@@ -260,14 +260,30 @@ async def test_trim_by_retention(log: StreamLog, ns: str) -> None:
 
 async def test_checkpoints_compare_and_set(log: StreamLog, ns: str) -> None:
     await log.create_stream(ns, "s", shards=2)
+    # Explicit hash keys: three records in shard 0, two in shard 1.
+    zero = [q for _, q in await log.append(ns, "s", [AppendRecord("a", b"0", 0)] * 3)]
+    one = [q for _, q in await log.append(ns, "s", [AppendRecord("b", b"1", 2**127)] * 2)]
     assert await log.get_checkpoints(ns, "s", "g") == {}
-    assert await log.set_checkpoint(ns, "s", "g", 0, 5, expected=0)
-    assert not await log.set_checkpoint(ns, "s", "g", 0, 9, expected=4)
-    assert await log.set_checkpoint(ns, "s", "g", 0, 9, expected=5)
-    assert await log.set_checkpoint(ns, "s", "g", 1, 3)
-    assert await log.set_checkpoint(ns, "s", "other", 1, 7)
-    assert await log.get_checkpoints(ns, "s", "g") == {0: 9, 1: 3}
-    assert await log.get_checkpoints(ns, "s", "other") == {1: 7}
+    assert await log.set_checkpoint(ns, "s", "g", 0, zero[0], expected=0)
+    assert not await log.set_checkpoint(ns, "s", "g", 0, zero[2], expected=zero[0] + 1000)
+    assert await log.set_checkpoint(ns, "s", "g", 0, zero[2], expected=zero[0])
+    assert await log.set_checkpoint(ns, "s", "g", 1, one[0])
+    assert await log.set_checkpoint(ns, "s", "other", 1, one[1])
+    assert await log.get_checkpoints(ns, "s", "g") == {0: zero[2], 1: one[0]}
+    assert await log.get_checkpoints(ns, "s", "other") == {1: one[1]}
+
+
+async def test_checkpoint_past_the_shard_end_is_refused(log: StreamLog, ns: str) -> None:
+    await log.create_stream(ns, "s", shards=2)
+    with pytest.raises(SequencePastEnd) as info:
+        await log.set_checkpoint(ns, "s", "g", 0, 1)  # the shard holds nothing yet
+    assert info.value.field == "sequence"
+    [(_, last)] = await log.append(ns, "s", [AppendRecord("a", b"x", 0)])
+    with pytest.raises(SequencePastEnd):
+        await log.set_checkpoint(ns, "s", "g", 0, last + 1, expected=0)
+    assert await log.get_checkpoints(ns, "s", "g") == {}
+    assert await log.set_checkpoint(ns, "s", "g", 0, last, expected=0)
+    assert await log.set_checkpoint(ns, "s", "g", 0, 0)  # back to "none", always allowed
 
 
 async def test_leases_compare_and_set(log: StreamLog, ns: str) -> None:
@@ -392,8 +408,10 @@ async def test_out_of_range_numbers_are_refused(log: StreamLog, ns: str) -> None
         with pytest.raises(ValidationError) as info:
             await log.set_checkpoint(ns, "s", "g", 0, sequence, expected)
         assert info.value.field == name
-    assert await log.set_checkpoint(ns, "s", "g", 0, MAX_SEQUENCE)
-    assert await log.get_checkpoints(ns, "s", "g") == {0: MAX_SEQUENCE}
+    # In range, but past the shard's end: refused as such (a checkpoint names a record).
+    with pytest.raises(SequencePastEnd):
+        await log.set_checkpoint(ns, "s", "g", 0, MAX_SEQUENCE)
+    assert await log.get_checkpoints(ns, "s", "g") == {}
     for version in (-1, MAX_SEQUENCE, 2**70):
         with pytest.raises(ValidationError) as info:
             await log.set_lease(ns, "s", "g", 0, "w", 1, expected_version=version)

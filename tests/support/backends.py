@@ -41,6 +41,8 @@ MARIADB = Backend("mariadb", "mariadb")
 
 EVENT_STORES = (MEMORY, SQLITE, POSTGRESQL)
 STREAM_LOGS = (MEMORY, SQLITE, POSTGRESQL, REDIS, NATS)
+SHARED_STREAM_LOGS = (SQLITE, POSTGRESQL, REDIS, NATS)
+"""The StreamLog backends several servers can share (SQLite: two connections to one file)."""
 TIMESERIES = (MEMORY, REDIS, SQLITE, POSTGRESQL, MARIADB)
 
 

@@ -94,7 +94,8 @@ def test_two_servers_on_one_sqlite_file(tmp_path: Path) -> None:
 def test_two_servers_on_one_postgresql_database(tmp_path: Path, postgres_url: str) -> None:
     config = tmp_path / "aion.toml"
     config.write_text(
-        f'[backends.pg]\nurl = "{postgres_url}"\n'
+        # open: the servers share their keys through the database, which holds none here.
+        f'open = true\n[backends.pg]\nurl = "{postgres_url}"\n'
         '[[routes]]\nnamespace = "*"\nprefix = ""\nbackends = ["pg"]\nread_backend = "pg"\n'
     )
     with running_server(tmp_path, config=config) as a, running_server(tmp_path, config=config) as b:

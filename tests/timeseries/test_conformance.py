@@ -139,7 +139,9 @@ def test_transforms(make_ts: MakeTs, kind: str) -> None:
     ts.insert("a", [10], timestamp=T + 60)
     got = ts.get("a", "minute", timestamp=T, transform=["mean", "count", "min", "max", "sum"])
     assert got == {T: {"mean": 2.0, "count": 3, "min": 1, "max": 3, "sum": 6}}
-    assert ts.get("a", "minute", timestamp=T, transform="rate") == {T: 0.1}
+    # Kairos's rate: values per second (3 in 60 s), per value for a histogram
+    rate = {1: 1 / 60, 2: 1 / 60, 3: 1 / 60} if kind == "histogram" else 3 / 60
+    assert ts.get("a", "minute", timestamp=T, transform="rate") == {T: rate}
     seen: list[Any] = []
 
     def custom(data: Any, duration: int) -> int:

@@ -70,10 +70,15 @@ def test_histogram_and_series_agree(values: list[int]) -> None:
     for value in values:
         hist = KINDS[Kind.HISTOGRAM].accumulate(hist, value)
     hist = hist or {}
-    for name in ("mean", "count", "min", "max", "sum", "rate"):
+    for name in ("mean", "count", "min", "max", "sum"):
         series_result = apply_transform(Kind.SERIES, values, name, 60)
         hist_result = apply_transform(Kind.HISTOGRAM, hist, name, 60)
         assert series_result == pytest.approx(hist_result)
+    # rate: the series' values per second are the histogram's per-value rates added up
+    per_value = apply_transform(Kind.HISTOGRAM, hist, "rate", 60)
+    assert apply_transform(Kind.SERIES, values, "rate", 60) == pytest.approx(
+        sum(per_value.values())
+    )
 
 
 def test_condense_and_join() -> None:
@@ -89,6 +94,10 @@ def test_transforms() -> None:
     assert apply_transform(Kind.SERIES, [1, 2, 3], ["mean", "max"], 60) == {"mean": 2.0, "max": 3}
     assert apply_transform(Kind.SERIES, [], "min", 60) == 0
     assert apply_transform(Kind.COUNT, 120, "rate", 60) == 2.0
+    # Kairos's rate, worked by hand: how many values per second, not their sum
+    assert apply_transform(Kind.SERIES, [5, 5, 20], "rate", 60) == 3 / 60
+    assert apply_transform(Kind.SET, {"a", "b"}, "rate", 10) == 0.2
+    assert apply_transform(Kind.HISTOGRAM, {"GET": 30, 7: 6}, "rate", 60) == {"GET": 0.5, 7: 0.1}
     assert apply_transform(Kind.SET, {1, 2}, lambda d, s: (len(d), s), 60) == (2, 60)
     assert apply_transform(Kind.GAUGE, 4, {"double": lambda d, s: d * 2}, 60) == {"double": 8}
 

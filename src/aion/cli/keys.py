@@ -1,8 +1,11 @@
-"""``aion keys``: create, list and revoke the API keys of a data directory.
+"""``aion keys``: create, list and revoke the API keys of a data directory or a cluster.
 
-The keys live in ``<data dir>/keys.db``, beside the embedded store; running servers pick up
-a change within about a second. A new key's token is printed once, on standard output alone
-(so ``KEY=$(aion keys create ...)`` works), and cannot be shown again.
+With ``--data DIR`` the keys live in ``DIR/keys.db``, beside the embedded store; with
+``--config aion.toml`` they live where that configuration's servers read them: the shared
+PostgreSQL store of a cluster (see :mod:`aion.server.ops.keys_cluster`), else the data
+directory it names. Running servers pick up a change within about a second (two for a shared
+store). A new key's token is printed once, on standard output alone (so
+``KEY=$(aion keys create ...)`` works), and cannot be shown again.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import typer
 
 from aion.cli.output import fail
 from aion.errors import AionError
+from aion.server.config import AionConfig
 from aion.server.ops.auth_rules import parse_scopes
-from aion.server.ops.keys import ApiKey, KeyStore
+from aion.server.ops.keys import ApiKey, ApiKeyStore, KeyStore
 
 __all__ = ["keys_app"]
 
 keys_app = typer.Typer(
     name="keys",
-    help="Manage API keys (stored hashed in <data>/keys.db).",
+    help="Manage API keys (stored hashed in <data>/keys.db, or a cluster's shared store).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -31,6 +35,27 @@ keys_app = typer.Typer(
 DataOption = Annotated[
     Path, typer.Option("--data", help="Data directory of the server (holds keys.db).")
 ]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The servers' aion.toml: its keys store (a cluster's shared one) instead of --data.",
+    ),
+]
+
+
+def _store(data: Path, config: Path | None) -> ApiKeyStore:
+    """The keys store ``--config`` names (its shared store, else its data directory), or the
+    one in ``--data``."""
+    if config is None:
+        return KeyStore(data)
+    from aion.cli.serve import build_config_mapping
+    from aion.server.ops.keys_cluster import open_key_store
+
+    # Read as ``aion serve --config`` reads it, so both find the same store.
+    return open_key_store(
+        AionConfig.from_mapping(build_config_mapping(data, config), source=str(config))
+    )
 
 
 def _when(stamp: float | None) -> str:
@@ -59,6 +84,7 @@ def create(
         str, typer.Option("--scopes", help="Comma-separated: read, write, admin.")
     ] = "read,write",
     data: DataOption = Path("aion-data"),
+    config: ConfigOption = None,
 ) -> None:
     """Create a key and print its token (once; it is stored hashed)."""
     try:
@@ -66,7 +92,7 @@ def create(
     except ValueError as exc:
         fail(f"--scopes: {exc}")
     try:
-        key, token = KeyStore(data).create(namespace, wanted)
+        key, token = _store(data, config).create(namespace, wanted)
     except AionError as exc:
         fail(str(exc))
     typer.echo(token)
@@ -80,11 +106,12 @@ def create(
 @keys_app.command("list")
 def list_keys(
     data: DataOption = Path("aion-data"),
+    config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """List the keys: id, namespace, scopes, created, last used, revoked (never a secret)."""
     try:
-        keys = KeyStore(data).list_keys()
+        keys = _store(data, config).list_keys()
     except AionError as exc:
         fail(str(exc))
     if as_json:
@@ -104,10 +131,11 @@ def list_keys(
 def revoke(
     key_id: Annotated[str, typer.Argument(help="The id shown by `aion keys list`.")],
     data: DataOption = Path("aion-data"),
+    config: ConfigOption = None,
 ) -> None:
-    """Revoke a key; servers refuse it within about a second."""
+    """Revoke a key; servers refuse it within about a second (two for a shared store)."""
     try:
-        key = KeyStore(data).revoke(key_id)
+        key = _store(data, config).revoke(key_id)
     except AionError as exc:
         fail(str(exc))
     typer.echo(f"revoked key {key.key_id} ({key.namespace}) at {_when(key.revoked)}", err=True)

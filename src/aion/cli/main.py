@@ -9,21 +9,25 @@ ISO-8601, epoch seconds, ``now`` or relative to now (``-10m``, ``-2h``, ``-7d``)
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from aion.cli.config import config_app
 from aion.cli.keys import keys_app
 from aion.cli.options import DEFAULT_URL, ApiKeyOption, NamespaceOption, UrlOption
 from aion.cli.output import fail, progress
+from aion.cli.streams_admin import streams_app
 from aion.cli.transfer import register as register_transfer
 from aion.cli.ts import ts_app
 from aion.client import Client
 from aion.core.time import parse_time
+from aion.core.wording import counted, verb
 from aion.errors import AionError
+from aion.streams.display import readable_event
+from aion.version import __version__
 
 __all__ = ["app"]
 
@@ -37,6 +41,29 @@ app = typer.Typer(
 BATCH = 1000
 app.add_typer(keys_app, name="keys")
 app.add_typer(ts_app, name="ts")
+app.add_typer(streams_app, name="streams")
+app.add_typer(config_app, name="config")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"aion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print aion's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Aion: an event store, shippers' ingestion APIs, sharded streams and rollups."""
 
 
 @app.command()
@@ -89,13 +116,42 @@ def _time(value: str | None, default: int, name: str) -> int:
         raise  # unreachable: fail exits
 
 
+TritonConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-c",
+        "--config",
+        help="Triton mode: the Triton YAML (default $TRITON_CONFIG, else /etc/triton.yaml); "
+        "a stream alias defined there uses its name, url and api_key.",
+    ),
+]
+
+
+def _given(ctx: typer.Context, name: str, value: str | None) -> str | None:
+    """``value`` when it was given on the command line, else None: in Triton mode a config's
+    ``url``/``api_key`` come before the environment, an explicit option before both."""
+    source = ctx.get_parameter_source(name)
+    return value if source is not None and source.name == "COMMANDLINE" else None
+
+
 @app.command()
 def put(
+    ctx: typer.Context,
     stream: Annotated[str, typer.Argument(help="Stream to write to.")],
     sharded: Annotated[
         bool,
         typer.Option("-s", "--sharded", help="Triton mode: put each line to a sharded stream."),
     ] = False,
+    config: TritonConfigOption = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=10_000,
+            help="Triton mode: create the stream with this many shards if it does not exist "
+            "(default: the server's default_stream_shards).",
+        ),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     namespace: NamespaceOption = None,
     api_key: ApiKeyOption = None,
@@ -103,16 +159,21 @@ def put(
     """Insert events read as JSON lines from standard input.
 
     With ``-s`` (Triton's ``put -s``) each line becomes a record {msg, ts} of a sharded
-    stream named in TRITON_CONFIG or on the server.
+    stream (an alias of the Triton config, else a stream name), created on its first put.
     """
     if sharded:
         from aion.cli.streams import put_lines
 
         try:
-            put_lines(stream, url, os.environ.get("TRITON_CONFIG"), sys.stdin, api_key)
+            put_lines(
+                stream, _given(ctx, "url", url), config, sys.stdin,
+                _given(ctx, "api_key", api_key), shards=shards, namespace=namespace,
+            )  # fmt: skip
         except AionError as exc:
             fail(str(exc))
         return
+    if shards is not None or config is not None:
+        fail("--shards and --config are Triton options: use them with -s")
     stored = 0
     batch: list[dict[str, Any]] = []
     with _client(url, namespace, api_key) as client, progress("put", stream) as advance:
@@ -122,9 +183,9 @@ def put(
             try:
                 event = json.loads(line)
             except json.JSONDecodeError as exc:
-                fail(f"line {number}: not valid JSON ({exc.msg}); {stored} events were stored")
+                fail(f"line {number}: not valid JSON ({exc.msg}); {_were_stored(stored)}")
             if not isinstance(event, dict):
-                fail(f"line {number}: an event must be a JSON object; {stored} events were stored")
+                fail(f"line {number}: an event must be a JSON object; {_were_stored(stored)}")
             batch.append(event)
             if len(batch) >= BATCH:
                 stored += _send(client, stream, batch, stored)
@@ -133,19 +194,24 @@ def put(
         if batch:
             stored += _send(client, stream, batch, stored)
             advance(len(batch))
-    typer.echo(f"stored {stored} events in {stream}", err=True)
+    typer.echo(f"stored {counted(stored, 'event')} in {stream}", err=True)
 
 
 def _send(client: Client, stream: str, batch: list[dict[str, Any]], stored: int) -> int:
     try:
         client.put({stream: batch})
     except AionError as exc:
-        fail(f"{exc}; {stored} events were stored before this batch")
+        fail(f"{exc}; {_were_stored(stored)} before this batch")
     return len(batch)
 
 
-@app.command()
+def _were_stored(count: int) -> str:
+    return f"{counted(count, 'event')} {verb(count, 'was', 'were')} stored"
+
+
+@app.command(context_settings={"allow_extra_args": True})
 def get(
+    ctx: typer.Context,
     stream: Annotated[str, typer.Argument(help="Stream to read.")],
     start: Annotated[str | None, typer.Option(help="Start time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="End time (inclusive); default now.")] = None,
@@ -155,28 +221,38 @@ def get(
         bool, typer.Option("-s", "--sharded", help="Triton mode: tail a sharded stream.")
     ] = False,
     shard: Annotated[
-        list[int] | None, typer.Option("-d", "--shard", help="Triton mode: shard numbers.")
+        list[int] | None,
+        typer.Option("-d", "--shard", help="Triton mode: shard numbers (`-d 0 1` or `-d 0 -d 1`)."),
     ] = None,
+    config: TritonConfigOption = None,
+    raw: Annotated[
+        bool,
+        typer.Option(help="Print sharded-stream records as stored (data in base64)."),
+    ] = False,
     url: UrlOption = DEFAULT_URL,
     namespace: NamespaceOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Write the events of a time range as JSON lines to standard output.
+    """Write the events of a time range as JSON lines to standard output. The records of a
+    sharded stream show their data decoded (JSON or msgpack; other bytes as data_base64).
 
     With ``-s`` (Triton's ``get -s``) tail a sharded stream from its latest record, on the
-    shards given with ``-d`` (all by default), until Ctrl-C.
+    shards given with ``-d`` (all by default), until Ctrl-C (or ``--limit`` records).
     """
+    shard_numbers = _shard_numbers(ctx.args, shard)
     if sharded:
         from aion.cli.streams import get_records
 
         try:
             get_records(
-                stream, shard or None, url, os.environ.get("TRITON_CONFIG"), sys.stdout,
-                api_key=api_key,
+                stream, shard_numbers or None, _given(ctx, "url", url), config, sys.stdout,
+                limit=limit, api_key=_given(ctx, "api_key", api_key), namespace=namespace,
             )  # fmt: skip
         except AionError as exc:
             fail(str(exc))
         return
+    if shard_numbers or config is not None:
+        fail("-d/--shard and --config are Triton options: use them with -s")
     if order not in ("ascending", "descending"):
         fail(f"--order must be ascending or descending, not {order!r}")
     start_time = _time(start, 0, "start")
@@ -185,24 +261,22 @@ def get(
     try:
         with _client(url, namespace, api_key) as client:
             for event in client.get(stream, start_time, end_time, order=order, limit=limit):
-                out.write(json.dumps(event, separators=(",", ":")) + "\n")
+                shown = event if raw else readable_event(event)
+                out.write(json.dumps(shown, separators=(",", ":")) + "\n")
     except AionError as exc:
         fail(str(exc))
     except BrokenPipeError:
         pass
 
 
-@app.command()
-def streams(
-    url: UrlOption = DEFAULT_URL, namespace: NamespaceOption = None, api_key: ApiKeyOption = None
-) -> None:
-    """List the streams of a namespace."""
-    try:
-        with _client(url, namespace, api_key) as client:
-            for name in client.streams():
-                typer.echo(name)
-    except AionError as exc:
-        fail(str(exc))
+def _shard_numbers(extra: list[str], shard: list[int] | None) -> list[int]:
+    """The shard numbers of ``-d``: Triton's ``-d 0 1`` leaves ``1`` as an extra argument."""
+    numbers = list(shard or [])
+    for word in extra:
+        if not numbers or not word.isdigit():
+            fail(f"unexpected argument {word!r}")
+        numbers.append(int(word))
+    return numbers
 
 
 @app.command()

@@ -10,9 +10,19 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
-__all__ = ["fail", "progress"]
+from aion.core.wording import counted
+
+__all__ = ["EventsDone", "fail", "progress"]
 
 _stderr = Console(stderr=True)
 
@@ -23,6 +33,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class EventsDone(ProgressColumn):
+    """A progress bar's count of events, in words (``1 event``, ``2,000 events``)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(counted(int(task.completed), "event"))
+
+
 @contextmanager
 def progress(verb: str, what: str) -> Iterator[Callable[[int], None]]:
     """A live count on stderr (only when it is a terminal); yields ``advance(n)``."""
@@ -31,7 +48,8 @@ def progress(verb: str, what: str) -> Iterator[Callable[[int], None]]:
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn(f"{verb} {what}: {{task.completed:,}} events"),
+        TextColumn(f"{verb} {what}:"),
+        EventsDone(),
         TimeElapsedColumn(),
         console=_stderr,
         transient=True,

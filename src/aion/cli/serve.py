@@ -8,7 +8,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from aion.errors import ConfigurationError
+from aion.errors import BackendUnavailable, ConfigurationError
+from aion.server.config import AionConfig
 
 __all__ = ["build_config_mapping", "check_exposure", "run_server"]
 
@@ -27,16 +28,30 @@ def build_config_mapping(data: Path, config: Path | None) -> dict[str, Any]:
     return raw
 
 
-def check_exposure(host: str, data_dir: Path, insecure: bool) -> None:
-    """Refuse to listen beyond loopback while no API key exists, unless ``insecure``."""
+def check_exposure(
+    host: str, where: Path | AionConfig, insecure: bool, config_path: Path | None = None
+) -> None:
+    """Refuse to listen beyond loopback while no API key exists, unless ``insecure``.
+    ``where`` is a data directory, or the configuration whose keys store counts."""
     from aion.server.ops.auth_rules import is_loopback
-    from aion.server.ops.keys import KeyStore
+    from aion.server.ops.keys_cluster import open_key_store, shared_store_backend
 
-    if insecure or is_loopback(host) or KeyStore(data_dir).any_keys():
+    if insecure or is_loopback(host):
         return
+    config = where if isinstance(where, AionConfig) else AionConfig.for_data_dir(where)
+    try:
+        if open_key_store(config).any_keys():
+            return
+    except BackendUnavailable:
+        return  # a cluster's store that is down: the server refuses requests until it is read
+    option = (
+        f"--config {config_path or 'aion.toml'}"
+        if shared_store_backend(config) is not None
+        else f"--data {config.data_dir}"
+    )
     raise ConfigurationError(
         f"refusing to listen on {host} with no API key: anyone who can reach it could read "
-        f"and delete every event. Create one (aion keys create --data {data_dir} "
+        f"and delete every event. Create one (aion keys create {option} "
         "--namespace '*' --scopes admin) or pass --insecure"
     )
 
@@ -58,15 +73,16 @@ def run_server(
     import uvicorn
 
     from aion.server.app import CONFIG_ENV, create_app, tune_interpreter
-    from aion.server.config import AionConfig
     from aion.server.ops.connection import WireLimits, uvicorn_options
+    from aion.server.ops.keys_cluster import check_cluster_start
     from aion.server.ops.log_config import log_config
 
     tune_interpreter()
     raw = build_config_mapping(data, config)
     checked = AionConfig.from_mapping(raw, source=str(config or "defaults"))  # fail early
     checked.data_dir.mkdir(parents=True, exist_ok=True)
-    check_exposure(host, checked.data_dir, insecure)
+    check_cluster_start(checked, str(config or "aion.toml"))
+    check_exposure(host, checked, insecure, config)
     options: dict[str, Any] = {
         "host": host,
         "port": port,

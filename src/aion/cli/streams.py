@@ -3,10 +3,12 @@
 A stream is named by a Triton alias (looked up in the Triton YAML: ``config_path``, else
 ``$TRITON_CONFIG``, else ``/etc/triton.yaml`` when present) or, when no config defines it, by
 its Aion name; such a stream is partitioned by the ``msg`` field, which the demo always sets.
+A stream that does not exist yet is created by its first put.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import pprint
 import time
@@ -17,6 +19,7 @@ from typing import TextIO
 from aion.client.http import API_KEY_ENV, DEFAULT_URL, URL_ENV
 from aion.client.streams import StreamsClient
 from aion.compat import triton
+from aion.errors import ValidationError
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG_PATH", "get_records", "open_stream", "put_lines"]
 
@@ -38,30 +41,35 @@ def open_stream(
     url: str | None = None,
     config_path: str | Path | None = None,
     api_key: str | None = None,
+    shards: int | None = None,
+    namespace: str | None = None,
 ) -> triton.Stream:
     """The Triton stream for an alias of the config, or for an Aion stream name.
 
-    ``url`` (else ``$AION_URL``, else the config's ``url``) picks the server, and ``api_key``
-    (else ``$AION_API_KEY``, else the config's ``api_key``) is the key sent to it. A config
-    file that was asked for and cannot be read raises ``InvalidConfigurationError``.
+    An alias uses its config entry's ``url`` and ``api_key`` (else ``$AION_URL`` and
+    ``$AION_API_KEY``); a stream name uses ``$AION_URL`` / ``$AION_API_KEY``. A ``url`` or
+    ``api_key`` passed here (the command line's) comes before both. ``shards`` creates the
+    stream with that many shards if it does not exist (without it the server creates it on the
+    first put, with its ``default_stream_shards``). A config file that was asked for and
+    cannot be read raises ``InvalidConfigurationError``.
     """
-    url = url or os.environ.get(URL_ENV)
-    api_key = api_key or os.environ.get(API_KEY_ENV)
     path = _config_path(config_path)
     if path is not None:
         try:
-            config = triton.load_config(path, default_url=url, default_api_key=api_key)
+            config = triton.load_config(path)
         except triton.InvalidConfigurationError as exc:
             raise triton.InvalidConfigurationError(f"Failed to load TRITON_CONFIG: {exc}") from exc
         if stream_alias_or_name in config:
             entry = dict(config[stream_alias_or_name])
-            if url:
-                entry["url"] = url
-            if api_key:
-                entry["api_key"] = api_key
+            given = {"url": url, "api_key": api_key, "shards": shards, "namespace": namespace}
+            entry.update({k: v for k, v in given.items() if v is not None})
             return triton.get_stream(stream_alias_or_name, {stream_alias_or_name: entry})
-    client = StreamsClient(url or DEFAULT_URL, api_key=api_key)
-    return triton.Stream(client, stream_alias_or_name, "msg")
+    client = StreamsClient(
+        url or os.environ.get(URL_ENV) or DEFAULT_URL,
+        namespace=namespace,
+        api_key=api_key or os.environ.get(API_KEY_ENV),
+    )
+    return triton.Stream(client, stream_alias_or_name, "msg", shards=shards)
 
 
 def put_lines(
@@ -70,14 +78,24 @@ def put_lines(
     config_path: str | Path | None,
     stdin: TextIO,
     api_key: str | None = None,
+    shards: int | None = None,
+    namespace: str | None = None,
 ) -> int:
     """``triton put -s STREAM``: put every line of ``stdin`` as ``{msg: line, ts: now}`` (the
     line keeps its newline, as in Triton), one blocking put each; return how many."""
-    stream = open_stream(stream_alias_or_name, url, config_path, api_key)
+    stream = open_stream(stream_alias_or_name, url, config_path, api_key, shards, namespace)
     count = 0
     try:
         for line in stdin:
-            stream.put(msg=line, ts=time.time())
+            try:
+                stream.put(msg=line, ts=time.time())
+            except KeyError:
+                raise ValidationError(
+                    f"stream {stream_alias_or_name!r} is partitioned by "
+                    f"{stream.partition_key!r} (its partition_key), but put -s writes records "
+                    "{msg, ts}: use partition_key msg or ts, as Triton's demo did",
+                    "partition_key",
+                ) from None
             count += 1
     finally:
         stream.client.close()
@@ -85,8 +103,13 @@ def put_lines(
 
 
 def _show(record: triton.Record, out: TextIO) -> None:
+    """Triton's output: the record, its data pretty-printed (msgpack or JSON decoded; other
+    bytes in base64 under ``data_base64``), a blank line."""
+    data = record.data
+    if isinstance(data, bytes):
+        data = {"data_base64": base64.b64encode(data).decode("ascii")}
     out.write(f"{record!r}\n")
-    out.write(pprint.pformat(record.data) + "\n\n")
+    out.write(pprint.pformat(data) + "\n\n")
     out.flush()
 
 
@@ -98,12 +121,13 @@ def get_records(
     out: TextIO,
     limit: int | None = None,
     api_key: str | None = None,
+    namespace: str | None = None,
 ) -> int:
     """``triton get -s STREAM [-d N ...]``: print records from LATEST (of the shard numbers
     given, else all) as ``<Record shardId-… seq>`` plus the pretty-printed data and a blank
     line, forever or until ``limit`` records. Ctrl-C stops fetching, prints what was already
     fetched and returns; the result is how many records were printed."""
-    opened = open_stream(stream, url, config_path, api_key)
+    opened = open_stream(stream, url, config_path, api_key, namespace=namespace)
     shown = 0
     try:
         iterator = opened.build_iterator_from_latest(list(shard_nums) if shard_nums else None)

@@ -45,6 +45,7 @@ from aion.client.transfer import (
     import_file,
 )
 from aion.core.time import parse_time
+from aion.core.wording import counted, verb
 from aion.errors import AionError
 
 __all__ = ["export", "import_", "register"]
@@ -110,11 +111,11 @@ def export(
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
     if not result.complete:
-        _say(f"interrupted after {result.events:,} events; run the same command to continue")
+        _interrupted(result.events)
         raise typer.Exit(INTERRUPTED)
     where = "standard output" if output == "-" else output
     resumed = f" ({result.resumed_from:,} by an earlier run)" if result.resumed_from else ""
-    _say(f"exported {result.events:,} events{resumed} from {stream} to {where}")
+    _say(f"exported {counted(result.events, 'event')}{resumed} from {stream} to {where}")
 
 
 def import_(
@@ -167,10 +168,14 @@ def import_(
     except OSError as exc:
         _fail(f"cannot read {source}: {exc.strerror or exc}")
     if not result.complete:
-        _say(f"interrupted after {result.events:,} events; run the same command to continue")
+        _interrupted(result.events)
         raise typer.Exit(INTERRUPTED)
-    duplicates = f" ({result.duplicates} batches were already stored)" if result.duplicates else ""
-    _say(f"imported {result.events:,} events into {stream} in {result.batches} batches{duplicates}")
+    done = result.duplicates
+    duplicates = f" ({counted(done, 'batch')} {verb(done, 'was', 'were')} already stored)"
+    _say(
+        f"imported {counted(result.events, 'event')} into {stream} in "
+        f"{counted(result.batches, 'batch')}{duplicates if done else ''}"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -185,6 +190,10 @@ def _fail(message: str) -> NoReturn:
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _interrupted(events: int) -> None:
+    _say(f"interrupted after {counted(events, 'event')}; run the same command to continue")
 
 
 def _size(path: str) -> int | None:
@@ -224,7 +233,7 @@ class _EventsColumn(ProgressColumn):
         events = int(task.fields.get("events", 0))
         elapsed = task.elapsed or 0.0
         rate = f"{events / elapsed:,.0f}/s" if elapsed > 0.5 else "…/s"
-        return Text(f"{events:,} events {rate}")
+        return Text(f"{counted(events, 'event')} {rate}")
 
 
 @contextmanager

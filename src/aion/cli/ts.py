@@ -24,6 +24,7 @@ import typer
 from aion.cli.options import DEFAULT_URL, ApiKeyOption, NamespaceOption, UrlOption
 from aion.cli.output import fail
 from aion.client import TimeseriesClient, TimeseriesPoints
+from aion.core.wording import counted
 from aion.errors import AionError
 
 __all__ = ["ts_app"]
@@ -82,8 +83,9 @@ def list_rollups(
         state = "" if rule.available else "  [backend unavailable]"
         typer.echo(
             f"{rule.rule}: {rule.namespace}/{stream} -> {rule.timeseries} "
-            f"({rule.type}, {', '.join(rule.intervals)}; {rule.stats.get('events', 0)} events, "
-            f"{rule.stats.get('skipped', 0)} skipped){state}"
+            f"({rule.type}, {', '.join(rule.intervals)}; "
+            f"{counted(rule.stats.get('events', 0), 'event')}, "
+            f"{rule.stats.get('skipped', 0):,} skipped){state}"
         )
         for name in rule.names:
             typer.echo(f"  {name}")

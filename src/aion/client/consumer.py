@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from aion.client.streams_sync import StreamsClient
 from aion.client.streams_types import GroupMembership, StreamRecord
-from aion.errors import RequestError, ResponseError
+from aion.errors import RequestError, ResponseError, ValidationError
 from aion.streams.protocol import PositionKind, SequenceTrimmed
 
 __all__ = ["ConsumerGroupWorker", "RecordHandler"]
@@ -138,6 +138,11 @@ class ConsumerGroupWorker:
             self._owned[shard] = _Shard(self._iterator(shard, done), done)
 
     def _iterator(self, shard: int, done: int) -> str:
+        """An iterator after the group's checkpoint ``done`` (0: none: the start position).
+        A checkpoint the server cannot start after (past the shard's end, as a stream made
+        again with fewer records leaves it, or refused otherwise) is logged and the shard
+        starts from the start position; one already trimmed goes on from the oldest record
+        left, so only what retention dropped is lost."""
         if done:
             try:
                 return self.client.iterator(
@@ -145,13 +150,28 @@ class ConsumerGroupWorker:
                 )
             except SequenceTrimmed:
                 logger.warning(
-                    "worker %s: shard %d was trimmed past its checkpoint %d; records were lost "
-                    "to retention, going on from the oldest left",
+                    "worker %s: stream %s group %s shard %d was trimmed past its checkpoint "
+                    "%d; records were lost to retention, going on from the oldest left",
                     self.worker,
+                    self.stream,
+                    self.group,
                     shard,
                     done,
                 )
                 return self.client.iterator(self.stream, shard, PositionKind.TRIM_HORIZON)
+            except ValidationError as exc:
+                logger.warning(
+                    "worker %s: stream %s group %s shard %d: cannot go on after checkpoint "
+                    "%d (%s: %s); starting from %s",
+                    self.worker,
+                    self.stream,
+                    self.group,
+                    shard,
+                    done,
+                    type(exc).__name__,
+                    exc,
+                    self.start,
+                )
         return self.client.iterator(self.stream, shard, self.start)
 
     def _work(self, until_beat: float) -> None:
@@ -180,6 +200,21 @@ class ConsumerGroupWorker:
         except SequenceTrimmed:
             # Retention dropped records under the iterator: go on from the oldest left.
             state.iterator = self.client.iterator(self.stream, shard, PositionKind.TRIM_HORIZON)
+            return False
+        except ValidationError as exc:
+            # The server refuses the iterator itself (e.g. its signing key changed): start
+            # over from the checkpoint this worker last saw.
+            logger.warning(
+                "worker %s: stream %s group %s shard %d: read refused (%s); going on after "
+                "checkpoint %d",
+                self.worker,
+                self.stream,
+                self.group,
+                shard,
+                exc,
+                state.checkpoint,
+            )
+            state.iterator = self._iterator(shard, state.checkpoint)
             return False
         except (RequestError, ResponseError) as exc:
             logger.warning("worker %s: read of shard %d failed: %s", self.worker, shard, exc)

@@ -6,6 +6,12 @@ buffer_size, offline, use_async)``, ``log``, ``log_object``, ``flush``, ``close`
 ``~/isstreamer.ini``, then ``./isstreamer.ini``), the offline CSV mode, the missed-events file
 and the wire format (``POST /api/buckets``, ``POST /api/events`` with ``X-IS-*`` headers).
 
+Where it sends: the constructor's ``stream_api_base``, else the ini file's, else ``$AION_URL``,
+else ``http://127.0.0.1:8151`` (a local Aion; never Initial State's cloud unless asked). The
+access key is the argument, else the ini file's, else ``$AION_API_KEY``, else
+``DEFAULT_ACCESS_KEY``. The spool and the missed-events file live in ``spool_dir`` (default
+``~/.cache/aion/isstreamer``), never in the working directory unless asked.
+
 What is fixed: the buffer is bounded (``buffer_size`` sets the batch size, not the memory);
 one daemon sender thread instead of a thread per batch; queued events go to the bucket they
 were logged for even after ``set_bucket``; 429 without ``Retry-After`` is retried with backoff,
@@ -22,6 +28,7 @@ import configparser
 import csv
 import dataclasses
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,9 +47,23 @@ from aion.client.shipper import (
 )
 from aion.errors import ConfigurationError, ShippingFailed
 
-__all__ = ["DEFAULT_STREAM_API_BASE", "IniConfig", "ShippingFailed", "Streamer", "read_config"]
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "DEFAULT_STREAM_API_BASE",
+    "IniConfig",
+    "ShippingFailed",
+    "Streamer",
+    "default_spool_dir",
+    "read_config",
+    "resolve_api_base",
+]
 
-DEFAULT_STREAM_API_BASE = "https://groker.init.st"
+#: Where events go when neither the constructor, the ini file nor ``$AION_URL`` says: a
+#: local Aion (``aion serve``), never Initial State's cloud.
+DEFAULT_STREAM_API_BASE = "http://127.0.0.1:8151"
+#: The access key sent when none is given (argument, ini file or ``$AION_API_KEY``): an Aion
+#: server without API keys accepts any non-empty one.
+DEFAULT_ACCESS_KEY = "aion-local"
 API_VERSION_RANGE = "<=0.0.4"
 USER_AGENT = "PyStreamer v2.0.0 (aion)"
 _CLIENT = "isstreamer.client_config"
@@ -57,7 +78,8 @@ class IniConfig:
     bucket: str = ""
     offline_mode: bool = False
     offline_file: str = "./isstreamer_out.csv"
-    stream_api_base: str = DEFAULT_STREAM_API_BASE
+    #: None when the ini file does not set it (then ``$AION_URL``, then the default).
+    stream_api_base: str | None = None
 
 
 def read_config(ini_file_location: str | Path | None = None) -> IniConfig:
@@ -93,6 +115,27 @@ def read_config(ini_file_location: str | Path | None = None) -> IniConfig:
     return IniConfig(**values)
 
 
+def default_spool_dir() -> Path:
+    """The per-user spool directory: ``$XDG_CACHE_HOME/aion/isstreamer``, else
+    ``~/.cache/aion/isstreamer`` (never the working directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aion" / "isstreamer"
+
+
+def resolve_api_base(argument: str | None, ini_value: str | None) -> str:
+    """The events API's base URL: the constructor's ``stream_api_base``, else the ini file's,
+    else ``$AION_URL``, else ``DEFAULT_STREAM_API_BASE``."""
+    for candidate in (argument, ini_value, os.environ.get("AION_URL")):
+        if candidate:
+            base = candidate.strip()
+            if not base.startswith(("http://", "https://")):
+                raise ConfigurationError(
+                    f"stream_api_base must start with http:// or https://, not {base!r}"
+                )
+            return base.rstrip("/")
+    return DEFAULT_STREAM_API_BASE
+
+
 def _valid_epoch(epoch: object) -> float | None:
     if isinstance(epoch, bool) or not isinstance(epoch, int | float):
         return None
@@ -114,21 +157,30 @@ class Streamer:
         offline: bool | None = None,
         use_async: bool = True,
         *,
+        stream_api_base: str | None = None,
         spool_dir: str | Path | None = None,
-        missed_events_file: str | Path = "err_missed_events.txt",
+        missed_events_file: str | Path | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         config = read_config(ini_file_location)
         self.DebugLevel = debug_level
         self.Offline = config.offline_mode if offline is None else bool(offline)
         self.Async = use_async
-        self.AccessKey = access_key or config.access_key
+        self.AccessKey = (
+            access_key
+            or config.access_key
+            or os.environ.get("AION_API_KEY", "")
+            or DEFAULT_ACCESS_KEY
+        )
         self.BufferSize = max(1, int(buffer_size))
-        self.StreamApiBase = config.stream_api_base
+        self.StreamApiBase = resolve_api_base(stream_api_base, config.stream_api_base)
         self.IsClosed = False
         self.BucketKey = ""
         self.BucketName = ""
-        self._missed_path = Path(missed_events_file)
+        spool = Path(spool_dir) if spool_dir else default_spool_dir()
+        self._missed_path = (
+            Path(missed_events_file) if missed_events_file else spool / "err_missed_events.txt"
+        )
         self.MissedEvents: IO[str] | None = None
         self.LocalFileHandler: IO[str] | None = None
         self._transport = transport
@@ -148,7 +200,7 @@ class Streamer:
                     max_batch_events=self.BufferSize,
                     flush_interval=1.0,
                     compression=Compression.NONE,
-                    spool_dir=Path(spool_dir) if spool_dir else Path.cwd() / ".isstreamer-spool",
+                    spool_dir=spool,
                     spool_name="isstreamer",
                     name="isstreamer",
                 ),
@@ -177,6 +229,7 @@ class Streamer:
 
     def _write_missed(self, batch: Batch) -> None:
         if self.MissedEvents is None:
+            self._missed_path.parent.mkdir(parents=True, exist_ok=True)
             self.MissedEvents = self._missed_path.open("a")
         self.MissedEvents.write("[" + ",".join(p.decode() for p in batch.payloads) + "]\n")
         self.MissedEvents.flush()
@@ -191,7 +244,7 @@ class Streamer:
         self._write_missed(batch)
 
     def _on_spill(self, batch: Batch) -> None:
-        self.console_message("ship: failed after retries; spooled for replay", 0)
+        self.console_message("ship: not sent yet; spooled for replay", 0)
         self._write_missed(batch)
 
     # -- the API -----------------------------------------------------------------------------

@@ -275,7 +275,8 @@ class SamsaraClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Publish everything buffered now; True when the buffer emptied in time."""
+        """Publish everything buffered now; True only when every event was delivered (the
+        buffer emptied in time, and none was refused, dropped or spooled since the last flush)."""
         return self._shipper.flush(timeout)
 
     def stop_consuming(self) -> None:

@@ -8,7 +8,13 @@ and the errors. Records are msgpack maps, as Triton wrote them. Fixed on the way
   (Triton raised AttributeError), and so does an unreadable file (Triton returned None);
 - iterators work with Python 3 ``for`` (Triton only had a py2 ``next``);
 - polling long-polls the server instead of sleeping one second between rounds;
-- checkpoints live in Aion's StreamLog (per consumer group = Triton client name), not Postgres.
+- checkpoints live in Aion's StreamLog (per consumer group = Triton client name), not Postgres;
+- ``build_iterator_from_seqnum`` takes a shard number, as Triton's README shows (a shard id
+  works too), and refuses a sequence number of another shard: like Kinesis's, the sequence
+  numbers handed out here carry their shard (:func:`seq_num_for`); a plain per-shard
+  sequence number of the native API is accepted as well;
+- a stream that does not exist is created by its first put (the server's
+  ``default_stream_shards``, or the config's ``shards``).
 
 Config keys per alias: ``name``, ``partition_key`` (required), ``url`` (default ``$AION_URL``
 or ``http://127.0.0.1:8151``), ``api_key`` (default ``$AION_API_KEY``; needed by a server that
@@ -19,7 +25,9 @@ errors are defined in :mod:`aion.errors` and exported here under Triton's names.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -41,6 +49,8 @@ from aion.client.streams import (
     StreamsClient,
 )
 from aion.errors import (
+    AionError,
+    BackendUnavailable,
     EndOfShardError,
     InvalidConfigurationError,
     KinesisError,
@@ -51,6 +61,7 @@ from aion.errors import (
     StreamNotConfiguredError,
     TritonCheckpointError,
     TritonError,
+    ValidationError,
 )
 from aion.streams.protocol import PositionKind
 
@@ -68,15 +79,40 @@ __all__ = [
     "StreamNotConfiguredError",
     "TritonCheckpointError",
     "TritonError",
+    "ValidationError",
     "get_stream",
     "load_config",
     "msgpack_encode_default",
+    "seq_num_for",
+    "split_seq_num",
 ]
 
 log = logging.getLogger(__name__)
 
 KINESIS_MAX_LENGTH = 500
 """Records per ``put_many`` request, as Triton chunked them."""
+
+SHARD_SEQUENCE_BASE = 10**19
+"""A Triton sequence number is ``(shard + 1) * SHARD_SEQUENCE_BASE + sequence``: above any
+native sequence number (at most 2^63 - 1), so the two kinds never collide."""
+
+
+def seq_num_for(shard: int, sequence: int) -> str:
+    """The Triton sequence number (a decimal string, as Kinesis's) of ``sequence`` on shard
+    number ``shard``."""
+    return str((shard + 1) * SHARD_SEQUENCE_BASE + sequence)
+
+
+def split_seq_num(seq_num: str | int) -> tuple[int | None, int]:
+    """``(shard number, sequence)`` of a Triton sequence number; ``(None, sequence)`` for a
+    plain native sequence number. Anything else raises ``ValidationError`` (``seq_num``)."""
+    text = str(seq_num)
+    if not text.isascii() or not text.isdigit():
+        raise ValidationError(f"seq_num must be a decimal sequence number, not {text!r}", "seq_num")
+    number = int(text)
+    if number < SHARD_SEQUENCE_BASE:
+        return None, number
+    return number // SHARD_SEQUENCE_BASE - 1, number % SHARD_SEQUENCE_BASE
 
 
 def load_config(
@@ -150,6 +186,13 @@ def _encode(record: Mapping[str, Any]) -> bytes:
     return packed
 
 
+def _transient(exc: AionError) -> bool:
+    """Whether a failed request is worth retrying: no answer, a 5xx, or a backend down."""
+    if isinstance(exc, ResponseError):
+        return exc.status >= 500
+    return isinstance(exc, RequestError | BackendUnavailable)
+
+
 class Record:
     """A record read from a stream: ``shard_id``, ``seq_num`` (decimal string), ``data``."""
 
@@ -162,12 +205,25 @@ class Record:
 
     @classmethod
     def from_stored(cls, shard_id: str, record: StreamRecord) -> Record:
-        """Decode a msgpack record; bytes that are not msgpack stay bytes."""
+        """Decode a msgpack record (as Triton wrote them), else JSON (as other producers
+        write); other bytes stay bytes."""
         try:
             data = msgpack.unpackb(record.data, raw=False)
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
-            data = record.data
-        return cls(shard_id, str(record.sequence), data)
+            try:
+                data = json.loads(record.data)
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                data = record.data
+        return cls(shard_id, seq_num_for(record.shard, record.sequence), data)
+
+    @classmethod
+    def from_raw_record(cls, shard_id: str, raw_record: Mapping[str, Any]) -> Record:
+        """Triton's decoder of a Kinesis ``GetRecords`` record: ``SequenceNumber`` as is,
+        ``Data`` (base64 text as boto 2 gave it, or bytes as boto3 gives them) unpacked
+        from msgpack."""
+        data = raw_record["Data"]
+        raw = data if isinstance(data, bytes) else base64.b64decode(data)
+        return cls(shard_id, str(raw_record["SequenceNumber"]), msgpack.unpackb(raw, raw=False))
 
     def __repr__(self) -> str:
         return f"<Record {self.shard_id} {self.seq_num}>"
@@ -216,23 +272,29 @@ class Stream:
         return self._shard_ids
 
     def _select_shard_ids(self, shard_nums: Iterable[int] | None) -> list[str]:
+        """The ids of the shard numbers given; none (None or empty) means every shard, as in
+        Triton."""
         ids = self.shard_ids
-        if shard_nums is None:
+        numbers = list(shard_nums or ())
+        if not numbers:
             return list(ids)
         selected = []
-        for number in shard_nums:
+        for number in numbers:
             if not 0 <= number < len(ids):
                 raise ShardNotFoundError(f"stream {self.name!r} has no shard number {number}")
             selected.append(ids[number])
         return selected
 
     def _with_retries(self, attempt: Any, retries: int) -> Any:
+        """``attempt()``, retried on transient failures; any Aion error it ends with is raised
+        as :class:`KinesisError` (the original is its ``__cause__``), as Triton's put raised."""
         for n in range(retries + 1):
             try:
                 return attempt()
-            except (RequestError, ResponseError) as exc:
-                transient = isinstance(exc, RequestError) or exc.status >= 500
-                if not transient or n == retries:
+            except TritonError:
+                raise
+            except AionError as exc:
+                if not _transient(exc) or n == retries:
                     raise KinesisError(f"put to {self.name!r} failed: {exc}") from exc
                 time.sleep(self.retry_base_seconds * 2**n)
         raise AssertionError("unreachable")
@@ -242,9 +304,9 @@ class Stream:
         Transient failures are retried twice with backoff."""
         key = self._partition_key(record)
         data = _encode(record)
-        self._ensure()
+        self._with_retries(self._ensure, retries=2)
         placed = self._with_retries(lambda: self.client.put(self.name, key, data), retries=2)
-        return placed.shard_id, str(placed.sequence)
+        return placed.shard_id, seq_num_for(placed.shard, placed.sequence)
 
     def put_many(self, records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
         """Put records in requests of at most 500; a failed request is retried (3 rounds with
@@ -252,7 +314,7 @@ class Stream:
         Results are in success order: retried records come last."""
         pending = [dict(r) for r in records]
         encoded = [(self._partition_key(r), _encode(r)) for r in pending]
-        self._ensure()
+        self._with_retries(self._ensure, retries=2)
         results: list[tuple[str, str]] = []
         for attempt in range(4):
             failed: list[int] = []
@@ -260,17 +322,13 @@ class Stream:
                 chunk = list(range(start, min(start + KINESIS_MAX_LENGTH, len(pending))))
                 try:
                     placed = self.client.put_many(self.name, [encoded[i] for i in chunk])
-                except RequestError as exc:
+                except AionError as exc:
+                    if not _transient(exc):
+                        raise KinesisError(f"put_many to {self.name!r} failed: {exc}") from exc
                     log.warning("put_many to %s failed: %s", self.name, exc)
                     failed.extend(chunk)
                     continue
-                except ResponseError as exc:
-                    if exc.status < 500:
-                        raise
-                    log.warning("put_many to %s failed: %s", self.name, exc)
-                    failed.extend(chunk)
-                    continue
-                results.extend((p.shard_id, str(p.sequence)) for p in placed)
+                results.extend((p.shard_id, seq_num_for(p.shard, p.sequence)) for p in placed)
             if not failed:
                 return results
             pending = [pending[i] for i in failed]
@@ -296,11 +354,31 @@ class Stream:
         ids = self._select_shard_ids(shard_nums)
         return self._combined([StreamIterator(self, i, PositionKind.TRIM_HORIZON) for i in ids])
 
-    def build_iterator_from_seqnum(self, shard_id: str, seq_num: str) -> CombinedStreamIterator:
-        """The records of one shard (by id) after ``seq_num`` (exclusive)."""
-        if shard_id not in self.shard_ids:
-            raise ShardNotFoundError(f"stream {self.name!r} has no shard {shard_id!r}")
-        it = StreamIterator(self, shard_id, PositionKind.AFTER_SEQUENCE_NUMBER, int(seq_num))
+    def _shard_id(self, shard: int | str) -> str:
+        """A shard number (an index into :attr:`shard_ids`) or a shard id, as its id."""
+        if isinstance(shard, int):
+            return self._select_shard_ids([shard])[0]
+        if shard not in self.shard_ids:
+            raise ShardNotFoundError(f"stream {self.name!r} has no shard {shard!r}")
+        return shard
+
+    def build_iterator_from_seqnum(
+        self, shard_num: int | str, seq_num: str | int
+    ) -> CombinedStreamIterator:
+        """The records of one shard after ``seq_num`` (exclusive). The shard is a shard number,
+        as in Triton's README, or a shard id; a sequence number handed out for another shard
+        is refused (``ValidationError``, field ``seq_num``)."""
+        shard_id = self._shard_id(shard_num)
+        number = self.shard_ids.index(shard_id)
+        owner, sequence = split_seq_num(seq_num)
+        if owner is not None and owner != number:
+            raise ValidationError(
+                f"sequence number {seq_num} belongs to shard {owner} "
+                f"({self.shard_ids[owner] if owner < len(self.shard_ids) else 'unknown'}), "
+                f"not to shard {number} ({shard_id})",
+                "seq_num",
+            )
+        it = StreamIterator(self, shard_id, PositionKind.AFTER_SEQUENCE_NUMBER, sequence)
         return self._combined([it])
 
     def build_iterator_from_checkpoint(
@@ -364,6 +442,27 @@ class StreamIterator:
         self.iterator: str | None = None
         self.last_seq_num: str | None = None
         self.behind_latest_secs = 0.0
+        self.records: deque[Record] = deque()
+        self._empty = True
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        """The shard's records one by one, as Triton's: one read when none are left, and the
+        iteration ends when that read found nothing (iterate again to read again)."""
+        if self._empty:
+            self.records.extend(self.fill())
+        if not self.records:
+            self._empty = True
+            raise StopIteration
+        self._empty = False
+        record = self.records.popleft()
+        self.last_seq_num = record.seq_num
+        return record
+
+    next = __next__
+    """Triton's py2-style name."""
 
     def fill(self, wait: float = 0.0) -> list[Record]:
         """One read of the shard (long-polling up to ``wait`` seconds)."""
@@ -385,7 +484,8 @@ class StreamIterator:
             raise TritonCheckpointError("checkpoints need a client name (config client_name)")
         if seq is not None:
             shard = self.stream.shard_ids.index(self.shard_id)
-            self.stream.client.set_checkpoint(self.stream.name, group, shard, int(seq))
+            sequence = split_seq_num(seq)[1]
+            self.stream.client.set_checkpoint(self.stream.name, group, shard, sequence)
 
 
 class CombinedStreamIterator:

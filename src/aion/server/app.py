@@ -28,6 +28,7 @@ from aion.server.openapi import install_openapi
 from aion.server.ops.access_log import AccessLogMiddleware
 from aion.server.ops.auth import install_auth, request_family
 from aion.server.ops.disconnects import ClientDisconnectMiddleware
+from aion.server.ops.docs import install_docs
 from aion.server.ops.health import install_health
 from aion.server.ops.limits import BodyLimitMiddleware
 from aion.server.ops.metrics import install_metrics
@@ -79,6 +80,8 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
         description="One event pipeline: the Kronos event store, Initial State and Samsara "
         "ingestion, sharded streams and timeseries rollups.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from local files
+        redoc_url=None,
     )
     app.state.service = service
     app.state.stream_log = stream_log
@@ -103,6 +106,7 @@ def create_app(config: AionConfig, service: EventService | None = None) -> FastA
     # Operations: API keys (innermost), /readyz, /metrics, the access log (outermost).
     install_auth(app, config)
     install_health(app)  # /healthz and /readyz
+    install_docs(app)  # GET / (to the dashboard), /docs and /redoc with no CDN
     install_metrics(app, service, kinesis_operations=frozenset(kinesis_api.OPERATIONS))
     app.add_middleware(AccessLogMiddleware)
     install_openapi(app)  # /openapi.json: every route, with what the layers above answer

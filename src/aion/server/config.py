@@ -13,6 +13,12 @@ Example ``aion.toml``::
     request_timeout_seconds = 30.0  # for a request's head, and the longest pause in its body
     streams = "sqlite"         # the sharded streams' store: a backend name or a URL
                                # (default: the read backend of the default route)
+    default_stream_shards = 4  # a native put to an unknown stream creates it with this
+                               # many shards (0: refuse it, 404 StreamNotFound)
+    keys_store = "pg"          # API keys and shared secrets: a PostgreSQL backend, a
+                               # redis:// URL, or "local"
+                               # (default: the default route's read backend, if PostgreSQL)
+    open = false               # true: a cluster server may start with no API key
 
     [backends.sqlite]
     url = "sqlite:///aion-data/aion.db"
@@ -39,9 +45,11 @@ from typing import Any
 from aion.core.events import validate_namespace
 from aion.errors import ConfigurationError, NamespaceNotAllowed
 
-__all__ = ["DEFAULT_PORT", "AionConfig", "Route", "ServingMode"]
+__all__ = ["DEFAULT_PORT", "MAX_STREAM_SHARDS", "AionConfig", "Route", "ServingMode"]
 
 DEFAULT_PORT = 8151
+MAX_STREAM_SHARDS = 10_000
+"""The most shards a stream may have (what ``StreamLog.create_stream`` accepts)."""
 
 
 class ServingMode(StrEnum):
@@ -80,6 +88,9 @@ class AionConfig:
     request_timeout_seconds: float = 30.0
     node_id: str = "aion"
     streams: str | None = None
+    default_stream_shards: int = 4
+    keys_store: str | None = None
+    open_access: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,6 +115,17 @@ class AionConfig:
             raise ConfigurationError("max_headers must be positive")
         if not 0 < self.request_timeout_seconds < math.inf:
             raise ConfigurationError("request_timeout_seconds must be a positive number")
+        if not 0 <= self.default_stream_shards <= MAX_STREAM_SHARDS:
+            raise ConfigurationError(
+                f"default_stream_shards must be from 0 to {MAX_STREAM_SHARDS}, "
+                f"not {self.default_stream_shards}"
+            )
+        keys_store = self.keys_store
+        if keys_store not in (None, "local", *self.backends) and "://" not in str(keys_store):
+            raise ConfigurationError(
+                f"keys_store names backend {self.keys_store!r}, which is neither 'local', a "
+                f"redis:// URL, nor among [backends]: {sorted(self.backends)}"
+            )
         if (
             self.streams is not None
             and "://" not in self.streams
@@ -163,6 +185,7 @@ class AionConfig:
             "backends", "routes", "data_dir", "default_namespace", "namespaces", "serving_mode",
             "max_body_bytes", "flush_size", "cors_origins", "node_id", "streams",
             "max_header_bytes", "max_headers", "request_timeout_seconds",
+            "default_stream_shards", "keys_store", "open",
         }  # fmt: skip
         base = cls.for_data_dir(data_dir or raw.get("data_dir", "aion-data"))
         try:
@@ -203,6 +226,11 @@ class AionConfig:
                 ),
                 node_id=str(raw.get("node_id", base.node_id)),
                 streams=str(raw["streams"]) if raw.get("streams") else None,
+                default_stream_shards=_integer(
+                    raw, "default_stream_shards", base.default_stream_shards
+                ),
+                keys_store=str(raw["keys_store"]) if "keys_store" in raw else None,
+                open_access=_boolean(raw, "open", base.open_access),
                 extra={k: v for k, v in raw.items() if k not in known},
             )
         except KeyError as exc:
@@ -217,6 +245,14 @@ def _integer(raw: dict[str, Any], key: str, default: int) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{key} must be an integer, not {value!r}")
+    return value
+
+
+def _boolean(raw: dict[str, Any], key: str, default: bool) -> bool:
+    """``raw[key]`` as a bool (TOML ``true``/``false`` only); a ValueError naming the key."""
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, not {value!r}")
     return value
 
 

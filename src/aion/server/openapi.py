@@ -12,7 +12,7 @@ FastAPI writes each route's operation from the route's own ``openapi_extra`` and
   HTTP layer;
 - the error shapes of each wire family under ``components.schemas``;
 - one operation per Kinesis target (see :mod:`aion.server.streams.kinesis_openapi`);
-- FastAPI's own documentation routes.
+- the route of this document itself.
 
 ``install_openapi(app)`` makes ``app.openapi()`` (and so ``/openapi.json``) return it.
 """
@@ -229,7 +229,8 @@ def _secure(path: str, method: str, operation: dict[str, Any]) -> None:
     )
     unauthorized["headers"] = {
         "WWW-Authenticate": {
-            "description": '`Bearer realm="aion"` (`Basic ...` on the dashboard).',
+            "description": '`Bearer realm="aion"` (`Basic ...` on the dashboard and the API '
+            "docs, so a browser asks for the key).",
             "schema": {"type": "string"},
         }
     }
@@ -257,11 +258,12 @@ def _limits(operation: dict[str, Any]) -> None:
 
 
 def _documentation_paths(app: FastAPI) -> dict[str, dict[str, Any]]:
-    """FastAPI's own routes: this document and the pages that render it."""
-    page = {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {}}}}}
-    paths: dict[str, dict[str, Any]] = {}
-    if app.openapi_url:
-        paths[app.openapi_url] = {
+    """FastAPI's own route: this document. (The pages that render it are routes of
+    :mod:`aion.server.ops.docs`, documented like any other.)"""
+    if not app.openapi_url:
+        return {}
+    return {
+        app.openapi_url: {
             "get": {
                 "tags": ["operations"],
                 "summary": "This OpenAPI document",
@@ -274,21 +276,7 @@ def _documentation_paths(app: FastAPI) -> dict[str, dict[str, Any]]:
                 },
             }
         }
-        for url, summary, name in [
-            (app.docs_url, "Swagger UI for this document", "swagger_ui"),
-            (app.redoc_url, "ReDoc for this document", "redoc"),
-            (app.swagger_ui_oauth2_redirect_url, "Swagger UI's OAuth2 redirect page", "oauth2"),
-        ]:
-            if url and (name != "oauth2" or app.docs_url):
-                paths[url] = {
-                    "get": {
-                        "tags": ["operations"],
-                        "summary": summary,
-                        "operationId": f"docs_{name}",
-                        "responses": copy.deepcopy(page),
-                    }
-                }
-    return paths
+    }
 
 
 def complete_document(app: FastAPI, generated: dict[str, Any]) -> dict[str, Any]:

@@ -161,6 +161,29 @@ class EventService:
                 raise outcome.error
         return not len(page) or any(outcome.count > 0 for outcome in outcomes.values())
 
+    async def ingest_valid(
+        self,
+        namespace: str,
+        stream: str,
+        events: Sequence[Any],
+        batch_id: str | None = None,
+    ) -> tuple[bool, int, list[str]]:
+        """Kronos's partial success for one stream's batch: the valid events are written
+        (together, all or nothing), each refused one is named by its index. Returns whether
+        the write was fresh (False: a batch id seen before), how many were written, and the
+        refusals."""
+        validate_stream_name(stream)
+        namespace = self.namespace(namespace)
+        page, refused = _prepare_list(events, kronos_time_now(), IdMinter())
+        errors = [f"{stream}[{i}]: {exc}" for i, exc in refused]
+        if not len(page):
+            return True, 0, errors
+        outcomes = await self._write(namespace, stream, page, batch_id)
+        for outcome in outcomes.values():
+            if outcome.error is not None:
+                raise outcome.error
+        return any(o.count > 0 for o in outcomes.values()), len(page), errors
+
     async def _write(
         self, namespace: str, stream: str, records: EventPage, batch_id: str | None = None
     ) -> dict[str, BackendOutcome]:

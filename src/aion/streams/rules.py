@@ -14,17 +14,21 @@ Every backend in :mod:`aion.streams.backends` uses it. Nothing here does I/O:
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from aion.core.sharding import hash_key_ranges
 from aion.core.time import TICKS_PER_SECOND
-from aion.errors import ValidationError
+from aion.errors import StaleStream, ValidationError
 from aion.streams.protocol import (
     MAX_SEQUENCE,
     Lease,
     Position,
+    PositionKind,
     ReadResult,
+    SequencePastEnd,
+    SequenceTrimmed,
     ShardDescription,
     ShardNotFound,
     StoredRecord,
@@ -37,17 +41,22 @@ from aion.streams.protocol import (
 __all__ = [
     "ReadBudget",
     "ShardBounds",
+    "StaleStream",
     "StreamInfoCache",
     "check_checkpoint",
+    "check_checkpoint_end",
+    "check_floor",
     "check_lease_version",
     "check_limit",
     "check_shard",
     "check_shard_count",
     "checkpoint_matches",
+    "fresh_retry",
     "granted_lease",
     "lease_after_cas",
     "lease_from_text",
     "lease_text",
+    "new_incarnation",
     "read_result",
     "retention_cutoff",
     "shard_bounds",
@@ -62,6 +71,44 @@ ShardBounds = tuple[int, int, int]
 def stream_not_found(namespace: str, stream: str) -> StreamNotFound:
     """The error for a stream that does not exist (raise it)."""
     return StreamNotFound(f"no stream {stream!r} in namespace {namespace!r}")
+
+
+T = TypeVar("T")
+
+
+async def fresh_retry(
+    attempt: Callable[[], Awaitable[T]], forget: Callable[[], None], namespace: str, stream: str
+) -> T:
+    """Run ``attempt`` (which looks the stream up in its cache); when the cached stream turned
+    out stale, ``forget`` the cache and run it once more. Stale twice: the stream is gone."""
+    for _ in range(2):
+        try:
+            return await attempt()
+        except StaleStream:
+            forget()
+    raise stream_not_found(namespace, stream)
+
+
+def new_incarnation() -> str:
+    """A fresh id for one making of a stream: the key-value backends (Redis, NATS) keep it with
+    the stream and check it atomically with every append, so a write meant for a stream that
+    was since deleted (and perhaps made again) is refused instead of acknowledged."""
+    return secrets.token_hex(6)
+
+
+def check_floor(position: Position, floor: int) -> None:
+    """Refuse a sequence-number position from before the stream's incarnation was made (a
+    backend whose sequence numbers carry time keeps that ``floor``; 0: none): it came from
+    a stream of the same name that was deleted, and would otherwise go on, silently, in the
+    new one. ``AFTER_SEQUENCE_NUMBER(0)`` (from the first record ever) is always allowed."""
+    if position.kind not in (PositionKind.AT_SEQUENCE_NUMBER, PositionKind.AFTER_SEQUENCE_NUMBER):
+        return
+    if 0 < position.value < floor:
+        raise SequenceTrimmed(
+            f"sequence number {position.value} is older than the stream: a stream of this "
+            "name was deleted and made again since (read from TRIM_HORIZON)",
+            "position",
+        )
 
 
 def check_shard(stream: str, shard: int, shards: int) -> None:
@@ -90,6 +137,16 @@ def check_checkpoint(sequence: int, expected: int | None) -> None:
     it reaches a 64-bit column."""
     _check_int(sequence, "sequence")
     _check_int(expected, "expected")
+
+
+def check_checkpoint_end(sequence: int, last: int) -> None:
+    """Refuse a checkpoint past the shard's last sequence number: a worker starting from it
+    would find no position to read from (``SequencePastEnd``, field ``sequence``)."""
+    if sequence > last:
+        raise SequencePastEnd(
+            f"checkpoint {sequence} is past the shard's last sequence number ({last})",
+            "sequence",
+        )
 
 
 def check_lease_version(expected_version: int) -> None:

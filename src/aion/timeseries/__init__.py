@@ -6,13 +6,15 @@ them back with ``get``, ``series`` and ``iterate``. See ``docs/timeseries.md``.
 
 The seam: ``protocol`` is the backend contract, ``registry`` picks a backend from a client
 object or a URL, and ``backends`` holds ``memory``, ``redis`` and ``sql``; the pure bucket math
-(``intervals``, ``kinds``, ``transforms``, ``columns``, ``writes``, ``reads``) has no I/O.
+(``intervals``, ``kinds``, ``transforms``, ``columns``, ``writes``, ``reads``, ``numbers``) has
+no I/O.
 The server's rollups write through this package; :class:`aion.TimeseriesClient` reads them
 back over HTTP.
 """
 
 from aion.timeseries.backends.memory import MemoryDatabase
 from aion.timeseries.intervals import Interval, parse_intervals
+from aion.timeseries.numbers import read_number
 from aion.timeseries.protocol import Advance, Kind, StoreError, TimeseriesStore
 from aion.timeseries.timeseries import Timeseries, UnknownInterval
 
@@ -26,4 +28,5 @@ __all__ = [
     "TimeseriesStore",
     "UnknownInterval",
     "parse_intervals",
+    "read_number",
 ]

@@ -5,39 +5,54 @@ first argument                       backend
 ==================================== ===============================================
 ``"memory://"``                      a fresh in-memory store
 a :class:`MemoryDatabase`            the in-memory store sharing that database
-a ``redis.Redis`` client             Redis (``prefix=`` option)
+a ``redis.Redis`` client             Redis
 ``"redis://host:port/db"``           Redis, through ``redis.Redis.from_url``
 an SQLAlchemy ``Engine``             SQL (``table_name``, ``string_length``,
                                      ``text_length``, ``value_type`` options)
-any SQLAlchemy URL                   SQL: ``sqlite:///x.db``,
-                                     ``postgresql+psycopg://...``,
-                                     ``mysql+pymysql://...``
+any SQLAlchemy URL                   SQL: ``sqlite:///x.db``, ``postgresql://...``,
+                                     ``postgres://...``, ``mysql://...``,
+                                     ``mysql+mysqldb://...`` (on Aion's drivers)
+``mongodb://``, ``cassandra://``,    refused with :class:`UnsupportedBackend`, which
+``cql://``, their clients            says what to use instead
 ==================================== ===============================================
 
-With a URL, ``client_config`` is passed to the driver's constructor, as in Kairos. Backend
-modules are imported only when chosen, so a missing driver only matters if it is used.
+``prefix=`` works on every backend, as Kairos's tests pass it everywhere: a key prefix on
+Redis, a namespace inside a memory database, a table-name prefix on SQL. With a URL,
+``client_config`` is passed to the driver's constructor, as in Kairos. Backend modules are
+imported only when chosen, so a missing driver only matters if it is used.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aion.errors import ConfigurationError
+from aion.errors import ConfigurationError, UnsupportedBackend
 from aion.timeseries.backends.memory import MemoryDatabase, MemoryStore
 from aion.timeseries.protocol import Kind, TimeseriesStore
 
-__all__ = ["open_store"]
+__all__ = ["UnsupportedBackend", "open_store"]
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+# Kairos's other backends, by URL scheme and by client module: Aion stores neither.
+_UNSUPPORTED = {
+    "mongodb": "MongoDB",
+    "mongodb+srv": "MongoDB",
+    "pymongo": "MongoDB",
+    "motor": "MongoDB",
+    "cassandra": "Cassandra",
+    "cql": "Cassandra",
+}
 
 
 def _from_url(kind: Kind, url: str, options: dict[str, Any]) -> TimeseriesStore:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     client_config = options.pop("client_config", None)
+    if scheme in _UNSUPPORTED:
+        raise UnsupportedBackend(_UNSUPPORTED[scheme])
     if scheme == "memory":
-        if options or client_config:
-            raise ConfigurationError(f"memory:// takes no options, got {sorted(options)}")
-        return MemoryStore(kind)
+        if client_config:
+            raise ConfigurationError("memory:// takes no client_config")
+        return MemoryStore(kind, **options)
     if scheme in ("redis", "rediss", "unix"):
         from aion.timeseries.backends.redis import RedisStore
 
@@ -57,10 +72,10 @@ def open_store(kind: Kind, client: Any, options: dict[str, Any]) -> TimeseriesSt
         if isinstance(client, str):
             return _from_url(kind, client, dict(options))
         if isinstance(client, MemoryDatabase):
-            if options:
-                raise ConfigurationError(f"the memory backend takes no options: {sorted(options)}")
-            return MemoryStore(kind, client)
+            return MemoryStore(kind, client, **options)
         module = type(client).__module__.split(".", 1)[0]
+        if module in _UNSUPPORTED:
+            raise UnsupportedBackend(_UNSUPPORTED[module])
         if module == "redis":
             from aion.timeseries.backends.redis import RedisStore
 

@@ -1,9 +1,11 @@
 """Transforms: reduce a bucket's data to a number (or anything a callable returns).
 
-Built-in names are ``mean``, ``count``, ``min``, ``max``, ``sum`` and ``rate`` (the sum per second
-of the bucket's duration). A callable is called as ``f(data, duration_seconds)`` for every type,
-including ``set`` (Kairos passed sets a single argument). A transform may be given alone, as a
-list (the result is ``{transform: value}``) or as a dict (``{label: value}``).
+Built-in names are ``mean``, ``count``, ``min``, ``max``, ``sum`` and ``rate``. ``rate`` is
+Kairos's: values per second of the bucket's duration for a series or a set (how many values,
+not their sum), each value's count per second for a histogram (a dict), the total per second
+for a count. A callable is called as ``f(data, duration_seconds)`` for every type, including
+``set`` (Kairos passed sets a single argument). A transform may be given alone, as a list (the
+result is ``{transform: value}``) or as a dict (``{label: value}``).
 
 Which names each type accepts, as in Kairos: series, histogram and set take all six; count
 takes ``rate``; gauge only callables. Any other name is refused before the read.
@@ -53,18 +55,16 @@ def _values(kind: Kind, data: Any, name: BuiltinTransform, duration: int) -> Any
     if kind is Kind.COUNT:
         return data / duration
     if kind is Kind.HISTOGRAM:
-        total = sum(key * count for key, count in data.items()) if data else 0
-        if name is BuiltinTransform.MEAN:
-            return _mean(total, sum(data.values()))
+        if name is BuiltinTransform.RATE:  # no arithmetic on the values: any key works
+            return {key: count / duration for key, count in data.items()}
         if name is BuiltinTransform.COUNT:
             return sum(data.values())
         if name is BuiltinTransform.MIN:
             return min(data.keys(), default=0)
         if name is BuiltinTransform.MAX:
             return max(data.keys(), default=0)
-        if name is BuiltinTransform.SUM:
-            return total
-        return total / duration
+        total = sum(key * count for key, count in data.items()) if data else 0
+        return _mean(total, sum(data.values())) if name is BuiltinTransform.MEAN else total
     # series and set: a collection of numbers
     if name is BuiltinTransform.MEAN:
         return _mean(sum(data), len(data))
@@ -76,7 +76,7 @@ def _values(kind: Kind, data: Any, name: BuiltinTransform, duration: int) -> Any
         return max(data, default=0)
     if name is BuiltinTransform.SUM:
         return sum(data)
-    return sum(data) / duration
+    return len(data) / duration  # rate: how many values per second, as Kairos counted
 
 
 def _check_one(kind: Kind, transform: Any) -> None:

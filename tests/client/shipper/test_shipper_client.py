@@ -94,7 +94,7 @@ def test_4xx_is_not_retried_and_is_reported() -> None:
         on_reject=lambda batch, result: rejected.append(result.status),
     )
     s.put({"x": 1})
-    assert s.flush(5)
+    assert not s.flush(5)  # emptied, but the event was refused: not delivered
     assert len(rec.requests) == 1 and rejected == [400]
     assert s.counters.rejected == 1
     s.close()
@@ -174,7 +174,7 @@ def test_without_spool_a_given_up_batch_is_counted_lost() -> None:
     rec = Recorder([500] * 10)
     s = Shipper(config(), transport=httpx.MockTransport(rec), autostart=False)
     s.put({"x": 1})
-    assert s.flush(5)
+    assert not s.flush(5)
     assert s.counters.dropped == 1 and s.counters.spilled == 0
     s.close()
 
@@ -223,7 +223,7 @@ def test_overflow_is_counted_exactly() -> None:
     accepted = sum(s.put({"i": i}) for i in range(150))
     assert accepted == 100
     assert (s.counters.queued, s.counters.dropped) == (100, 50)
-    assert s.close(5)
+    assert not s.close(5)  # every queued event was sent, but 50 were dropped
     assert len(rec.events()) == 100 and s.counters.sent == 100
 
 
@@ -285,3 +285,30 @@ async def test_async_retries_and_aput_blocks() -> None:
     assert await s.aput({"i": 1})  # waits until the first one is sent
     assert await s.close(5)
     assert s.counters.sent == 2 and s.counters.retried == 1
+
+
+async def test_async_full_buffer_spills_to_the_spool_then_delivers(tmp_path: Path) -> None:
+    """AsyncShipper, as Shipper: with a spool, a full buffer moves its oldest events there
+    instead of dropping them, and they are sent once the server answers."""
+    up = threading.Event()
+    got: list[object] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if not up.is_set():
+            return httpx.Response(503)
+        got.extend(json.loads(request.content))
+        return httpx.Response(204)
+
+    retry = RetryPolicy(max_attempts=10_000, base=0.01, cap=0.02, max_elapsed=600)
+    cfg = config(max_events=10, max_batch_events=5, retry=retry, spool_dir=tmp_path)
+    s = AsyncShipper(cfg, transport=httpx.MockTransport(handler))
+    for i in range(100):
+        assert s.put({"i": i})
+    assert s.counters.dropped == 0 and s.counters.spilled >= 80
+    up.set()
+    deadline = time.monotonic() + 30
+    while len(got) < 100:
+        assert time.monotonic() < deadline, s.counters
+        await s.flush(5)
+    await s.close(5)
+    assert sorted(e["i"] for e in got) == list(range(100))  # type: ignore[index]

@@ -119,7 +119,7 @@ def test_4xx_is_final_on_a_real_server(collector: tuple[Collector, ServedApp]) -
     c.mode = "reject400"
     s = shipper(app.url)
     s.put({"i": 0})
-    assert s.flush(5)
+    assert not s.flush(5)  # refused for good: not delivered
     assert c.requests == 1 and s.counters.rejected == 1
     s.close()
 

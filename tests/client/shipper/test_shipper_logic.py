@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aion.client.shipper.buffer import ActionKind, PutOutcome, ResultOutcome, ShipperState
+from aion.client.shipper.buffer import (
+    ActionKind,
+    Batch,
+    PutOutcome,
+    ResultOutcome,
+    ShipperState,
+)
 from aion.client.shipper.config import OverflowPolicy, RetryPolicy, ShipperConfig
 from aion.client.shipper.retry import (
     Verdict,
@@ -283,3 +289,44 @@ def test_an_event_the_server_would_refuse_for_depth_is_refused_at_once() -> None
         with pytest.raises(ValidationError, match="deeper than 64 levels") as caught:
             ShipperBase.encode_event(nested(levels))
         assert caught.value.field == "event"
+
+
+def test_tick_schedule_sends_at_the_next_tick_not_a_full_interval_later() -> None:
+    """PyKronos's sender sent what was queued every sleep_block: an event put just before a
+    tick leaves at that tick. The age schedule waits the full interval after the oldest."""
+    ticked = state(flush_interval=1.0, flush_schedule="tick")
+    ticked.put("", ev(0), 10.0)  # the first event: the ticks are 10, 11, 12...
+    first = ticked.next_action(10.0)
+    assert first.kind is ActionKind.SEND
+    ticked.on_result(first.batch or _never(), Verdict.SENT, 10.0)
+    ticked.put("", ev(1), 11.9)
+    action = ticked.next_action(11.9)
+    assert (action.kind, action.until) == (ActionKind.WAIT, 12.0)
+    aged = state(flush_interval=1.0)
+    aged.put("", ev(1), 11.9)
+    action = aged.next_action(11.9)
+    assert (action.kind, action.until) == (ActionKind.WAIT, 12.9)
+
+
+def _never() -> Batch:
+    raise AssertionError("no batch")
+
+
+def test_a_full_buffer_with_a_spool_evicts_the_oldest_for_the_spool() -> None:
+    s = state(max_events=4, max_batch_events=2, overflow="drop_newest", spool_dir="/spool")
+    for i in range(6):
+        assert s.put("r", ev(i), 0.0) is PutOutcome.QUEUED
+    evicted = s.take_overflow()
+    assert [b.payloads for b in evicted] == [(ev(0), ev(1))]
+    assert s.held_payloads() == [ev(i) for i in range(2, 6)]
+    assert s.counters().dropped == 0
+    assert s.take_overflow() == []
+
+
+def test_clean_since_last_flush_sees_every_loss_once() -> None:
+    s = state(max_events=1, overflow="drop_newest")
+    assert s.clean_since_last_flush()
+    s.put("", ev(0), 0.0)
+    s.put("", ev(1), 0.0)  # dropped
+    assert not s.clean_since_last_flush()
+    assert s.clean_since_last_flush()

@@ -185,7 +185,7 @@ def test_a_batch_sent_again_after_a_lost_ack_is_stored_once(
     monkeypatch.setattr(importer_module, "write_state", real_write)
     r = runner.invoke(app, ["import", str(src), "-s", "s", "--batch-size", "1000", "--url", url])
     assert r.exit_code == 0, r.output
-    assert "(1 batches were already stored)" in r.output
+    assert "(1 batch was already stored)" in r.output
     assert without_ids(fetch(url, "s")) == without_ids(fetch(url, "orig"))
 
 

@@ -1,15 +1,10 @@
 """A real Aion server with data put through its real APIs, and a headless Chromium to look at it.
 
-The browser is the system's Chromium (Debian's ``chromium`` package; ``scripts/browser.sh``
-installs it), driven by playwright's Python package without playwright's own browser
-downloads. In CI (``CI=true``) a missing browser fails the tests; elsewhere they are skipped
-with the reason.
+The browser is the system's Chromium, as :mod:`tests.support.browser` finds it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,36 +17,15 @@ import pytest
 from aion.core.time import TICKS_PER_SECOND, kronos_time_now
 from aion.server.app import create_app
 from aion.server.config import AionConfig
+from tests.support.browser import launched_chromium
 from tests.support.live import serve
 from tests.support.paths import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BUCKET_KEY = "home-sensors"
+BUCKET_NAME = "Home"
 ACCESS_KEY = "dashboard-test"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; the browser tests must run in CI")
-    pytest.skip(reason)
-
-
-def chromium_path() -> str:
-    """The Chromium binary: ``AION_CHROMIUM``, else ``chromium`` on the PATH."""
-    found = os.environ.get("AION_CHROMIUM") or shutil.which("chromium")
-    if not found:
-        _unavailable("chromium is not installed (run scripts/browser.sh)")
-    return str(found)
+PHONE = {"width": 390, "height": 844}
 
 
 @dataclass(frozen=True)
@@ -80,6 +54,14 @@ class Seeded:
         answer = self.client.post("/api/events", headers=headers, json=events)
         assert answer.status_code == 204, answer.text
 
+    def create_bucket(self, key: str, name: str) -> int:
+        """Initial State's create-bucket call, as ISStreamer makes it; its status."""
+        headers = {"X-IS-AccessKey": ACCESS_KEY}
+        body = {"bucketKey": key, "bucketName": name}
+        answer = self.client.post("/api/buckets", headers=headers, json=body)
+        assert answer.status_code in (201, 204), answer.text
+        return answer.status_code
+
 
 def _seed(seeded: Seeded) -> None:
     """Traffic a person would recognise: page hits over the last minutes, a sensor bucket
@@ -96,7 +78,8 @@ def _seed(seeded: Seeded) -> None:
         ],
     )
     seeded.put("web.errors", [{"@time": now - 2 * minute, "code": 502}])
-    # An Initial State bucket: epoch seconds, as ISStreamer sends them.
+    # An Initial State bucket: created with its name, then epoch seconds, as ISStreamer sends.
+    seeded.create_bucket(BUCKET_KEY, BUCKET_NAME)
     epoch = now / TICKS_PER_SECOND
     readings = []
     for i in range(30):
@@ -112,6 +95,19 @@ def _seed(seeded: Seeded) -> None:
     ]
     seeded.log(readings)
     seeded.put("orders", [{"order": 1, "total": 9.5}])
+    # A meter read in three minutes of the last hour: two zero readings (a sum of 0), then
+    # 2.5, then 1 and 1; every other minute of the hour is empty (no readings, not zero).
+    second = TICKS_PER_SECOND
+    seeded.put(
+        "meter",
+        [
+            {"@time": now - 600 * second, "kwh": 0},
+            {"@time": now - 600 * second, "kwh": 0},
+            {"@time": now - 420 * second, "kwh": 2.5},
+            {"@time": now - 240 * second, "kwh": 1},
+            {"@time": now - 240 * second, "kwh": 1},
+        ],
+    )
 
 
 def _rollup_rules(data_dir: Path) -> list[dict[str, Any]]:
@@ -157,17 +153,9 @@ def _wait_for_rollup(client: httpx.Client, seconds: float = 10.0) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium for a module. Not for the session: while playwright's sync API
-    runs, its event loop is the thread's, and asyncio tests after it could not run theirs."""
-    path = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install 'aion[dev]')")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    """A headless Chromium for a module (see :func:`launched_chromium`)."""
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -175,6 +163,20 @@ def page(browser: Any, dashboard: Seeded, request: pytest.FixtureRequest) -> Ite
     """A fresh page at laptop size, recording every request it makes and every script error;
     a screenshot of it is kept in ``test-artifacts/ui/`` when the test fails."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+    yield from _recorded(context, request)
+
+
+@pytest.fixture
+def phone(browser: Any, dashboard: Seeded, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page on a 390 x 844 phone screen (a mobile browser, touch), recorded as
+    ``page`` is."""
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    yield from _recorded(context, request)
+
+
+def _recorded(context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     tab = context.new_page()
     tab.set_default_timeout(5000)
     tab.requests = []

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from aion.core.time import TICKS_PER_SECOND, kronos_time_now
-from tests.server.dashboard.conftest import Seeded
+from tests.server.dashboard.conftest import BUCKET_KEY, BUCKET_NAME, Seeded
 
 NS = "checks"
 
@@ -84,6 +84,49 @@ def test_rollup_leaves_empty_buckets_empty(dashboard: Seeded) -> None:
     assert body["scanned"] == 45
 
 
+@pytest.mark.parametrize("transform", ["count", "sum", "rate", "mean"])
+def test_an_empty_bucket_is_null_whatever_the_transform(dashboard: Seeded, transform: str) -> None:
+    params = {"stream": "meter", "field": "kwh", "transform": transform}
+    body = dashboard.client.get("/ui/api/rollup", params=params).json()
+    values = [v for _, v in body["points"]]
+    assert len(values) == 60
+    held = [v for v in values if v is not None]
+    assert len(held) == 3  # the three minutes with readings; the 57 others are null, not 0
+    expected = {"count": [2, 1, 2], "sum": [0, 2.5, 2], "mean": [0, 2.5, 1]}
+    if transform in expected:
+        assert held == expected[transform]
+
+
+def test_a_text_key_has_its_text_history(dashboard: Seeded) -> None:
+    params = {"stream": BUCKET_KEY, "key": "door"}
+    body = dashboard.client.get("/ui/api/bucket/history", params=params).json()
+    assert body["points"] == []
+    assert [text for _, text in body["texts"]] == ["closed", "open"]  # oldest first
+    assert body["texts"][0][0] < body["texts"][1][0]
+    numbers = dashboard.client.get(
+        "/ui/api/bucket/history", params={"stream": BUCKET_KEY, "key": "humidity"}
+    ).json()
+    assert (len(numbers["points"]), numbers["texts"]) == (30, [])
+
+
+def test_buckets_carry_the_newest_name_api_buckets_gave_them(dashboard: Seeded) -> None:
+    assert dashboard.create_bucket("named.check", "First name") == 201
+    assert dashboard.create_bucket("named.check", "First name") == 204
+    assert dashboard.create_bucket("named.check", "Garden") == 204  # renamed
+    assert dashboard.create_bucket("Named check/2", "Shed") == 201  # not a stream name
+    client = dashboard.client
+    named = {b["stream"]: b for b in client.get("/ui/api/buckets").json()["buckets"]}
+    assert named["named.check"] == {"stream": "named.check", "key": "named.check", "name": "Garden"}
+    mapped = [b for b in named.values() if b["key"] == "Named check/2"]
+    assert [b["name"] for b in mapped] == ["Shed"]
+    assert mapped[0]["stream"].startswith("Named_check_2-")
+    assert named[BUCKET_KEY]["name"] == BUCKET_NAME
+    bucket = client.get("/ui/api/bucket", params={"stream": BUCKET_KEY}).json()
+    assert bucket["name"] == BUCKET_NAME
+    assert client.get("/ui/api/bucket", params={"stream": "orders"}).json()["name"] is None
+    assert client.get("/ui/api/buckets", params={"namespace": NS}).json()["buckets"] == []
+
+
 def _messages(response: httpx.Response, until: str) -> list[dict[str, str]]:
     """SSE messages up to and including the first of kind ``until``."""
     found: list[dict[str, str]] = []
@@ -122,7 +165,7 @@ def test_tail_resumes_after_the_last_event_id(dashboard: Seeded) -> None:
 
 def test_openapi_describes_the_json_endpoints(dashboard: Seeded) -> None:
     paths = dashboard.client.get("/openapi.json").json()["paths"]
-    for path in ("streams", "tail", "bucket", "bucket/history", "rollup", "namespaces"):
+    for path in ("streams", "tail", "bucket", "buckets", "bucket/history", "rollup", "namespaces"):
         assert f"/ui/api/{path}" in paths
     streams = paths["/ui/api/streams"]["get"]
     schema = streams["responses"]["200"]["content"]["application/json"]["schema"]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aion.server.app import create_app
+from tests.support.databases import fresh_postgres_database
 from tests.support.keys import Keys, make_keys, memory_config
 
 
@@ -29,3 +30,10 @@ def app(tmp_path: Path, keys: Keys) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """A PostgreSQL database of its own (API keys are global to a database), dropped after."""
+    with fresh_postgres_database("aion_keys") as url:
+        yield url

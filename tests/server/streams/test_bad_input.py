@@ -201,7 +201,7 @@ def test_kinesis_non_ascii_data_shard_ids_and_hash_keys(
     bad_batch = _kinesis(http, "PutRecords", {"StreamName": stream_name, "Records": records})
     _kinesis_refused(bad_batch, "SerializationException", "Data")
     arabic = _kinesis(http, "PutRecord", {**put, "Data": "aGk=", "ExplicitHashKey": "\u0661\u0662"})
-    _kinesis_refused(arabic, "InvalidArgumentException", "ExplicitHashKey")
+    _kinesis_refused(arabic, "ValidationException", "'explicitHashKey'", "pattern")
     for shard in (f"shardId-{ARABIC_ZEROS}", "shardId-00000000000\u0661"):
         response = _kinesis(
             http,

@@ -115,3 +115,26 @@ def test_ctrl_c_stops_drains_and_returns(live: LiveServer, config: Path) -> None
         producer.join()
     assert out.interrupted
     assert shown == out.getvalue().count("<Record ")
+
+
+def test_get_records_shows_json_and_raw_bytes_readably(live: LiveServer, stream_name: str) -> None:
+    with StreamsClient(live.url) as client:
+        client.create_stream(stream_name)
+        out = io.StringIO()
+        done = threading.Event()
+
+        def put_until_shown() -> None:
+            while not done.is_set():
+                client.put_many(stream_name, [("k", b'{"page": "/"}'), ("k", b"\xff raw")])
+                time.sleep(0.05)
+
+        producer = threading.Thread(target=put_until_shown)
+        producer.start()
+        try:
+            cli.get_records(stream_name, None, live.url, None, out, limit=2)
+        finally:
+            done.set()
+            producer.join()
+    text = out.getvalue()
+    assert "{'page': '/'}" in text
+    assert "{'data_base64': '/yByYXc='}" in text

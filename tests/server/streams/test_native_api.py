@@ -6,6 +6,8 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -212,7 +214,6 @@ def test_unknown_stream_is_404(http: httpx.Client) -> None:
     for method, path, body in [
         ("GET", "/v1/streams/nope", None),
         ("DELETE", "/v1/streams/nope", None),
-        ("POST", "/v1/streams/nope/record", {"partition_key": "k", "data": 1}),
         ("POST", "/v1/streams/nope/shards/0/iterator", {}),
         ("GET", "/v1/streams/nope/groups/g/checkpoints", None),
     ]:
@@ -220,8 +221,45 @@ def test_unknown_stream_is_404(http: httpx.Client) -> None:
         assert response.status_code == 404, (method, path)
 
 
+@pytest.mark.parametrize("path", ["record", "records"])
+def test_first_put_creates_the_stream(http: httpx.Client, stream_name: str, path: str) -> None:
+    record = {"partition_key": "k", "data": {"n": 1}}
+    body = record if path == "record" else {"records": [record, record]}
+    response = http.post(f"/v1/streams/{stream_name}/{path}", json=body)
+    assert response.status_code == 200, response.text
+    described = http.get(f"/v1/streams/{stream_name}").json()
+    assert len(described["shards"]) == 4  # default_stream_shards
+    assert http.post(f"/v1/streams/{stream_name}/{path}", json=body).status_code == 200
+
+
+def test_default_stream_shards_is_configurable(live: LiveServer, stream_name: str) -> None:
+    config = live.app.state.config
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            live.app.state.config = replace(config, default_stream_shards=2)
+            assert http.post(f"/v1/streams/{stream_name}/record", json=_ONE).status_code == 200
+            assert len(http.get(f"/v1/streams/{stream_name}").json()["shards"]) == 2
+            live.app.state.config = replace(config, default_stream_shards=0)
+            refused = http.post(f"/v1/streams/{stream_name}-2/record", json=_ONE)
+            assert refused.status_code == 404
+            assert refused.json()["error"]["type"] == "StreamNotFound"
+    finally:
+        live.app.state.config = config
+
+
+_ONE = {"partition_key": "k", "data": 1}
+
+
+def _fill_shard_one(http: httpx.Client, stream: str, count: int) -> list[str]:
+    """Put ``count`` records in shard 1 of a 2-shard stream; their sequence numbers."""
+    record = {"partition_key": "k", "data": 1, "explicit_hash_key": str(2**127)}
+    placed = http.post(f"/v1/streams/{stream}/records", json={"records": [record] * count})
+    return [p["sequence"] for p in placed.json()["records"]]
+
+
 def test_checkpoints_compare_and_set(http: httpx.Client, stream_name: str) -> None:
     _create(http, stream_name, 2)
+    assert _fill_shard_one(http, stream_name, 9)[-1] == "9"
     base = f"/v1/streams/{stream_name}/groups/workers"
     assert http.get(f"{base}/checkpoints").json() == {"checkpoints": {}}
     ok = http.put(f"{base}/checkpoints/1", json={"sequence": "5", "expected": "0"})
@@ -232,6 +270,19 @@ def test_checkpoints_compare_and_set(http: httpx.Client, stream_name: str) -> No
     assert http.put(f"{base}/checkpoints/1", json={"sequence": "9"}).status_code == 200
     assert http.get(f"{base}/checkpoints").json() == {"checkpoints": {"1": "9"}}
     assert http.put(f"{base}/checkpoints/7", json={"sequence": "1"}).status_code == 404
+
+
+def test_checkpoint_past_the_shard_end_is_400(http: httpx.Client, stream_name: str) -> None:
+    _create(http, stream_name, 2)
+    base = f"/v1/streams/{stream_name}/groups/workers/checkpoints"
+    assert _fill_shard_one(http, stream_name, 2) == ["1", "2"]
+    for shard, sequence in [(0, "1"), (1, "3")]:  # shard 0 is empty, shard 1 ends at 2
+        refused = http.put(f"{base}/{shard}", json={"sequence": sequence, "expected": "0"})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["type"] == "SequencePastEnd"
+        assert refused.json()["error"]["field"] == "sequence"
+    assert http.get(base).json() == {"checkpoints": {}}
+    assert http.put(f"{base}/1", json={"sequence": "2"}).json() == {"shard": 1, "sequence": "2"}
 
 
 def test_leases_compare_and_set(http: httpx.Client, stream_name: str) -> None:
@@ -261,3 +312,17 @@ def test_openapi_describes_every_body(http: httpx.Client) -> None:
     assert paths["/v1/streams/{stream}/read"]["post"]["requestBody"]
     assert paths["/v1/streams/{stream}/groups/{group}/leases/{shard}"]["put"]["requestBody"]
     assert "X-Amz-Target" in str(paths["/"]["post"])
+
+
+def test_default_stream_shards_from_toml(tmp_path: Path) -> None:
+    from aion.errors import ConfigurationError
+    from aion.server.config import AionConfig
+
+    assert AionConfig.for_data_dir(tmp_path).default_stream_shards == 4
+    toml = tmp_path / "aion.toml"
+    toml.write_text("default_stream_shards = 8\n")
+    assert AionConfig.from_toml(toml, tmp_path).default_stream_shards == 8
+    for bad in ("-1", "10001", '"4"'):
+        toml.write_text(f"default_stream_shards = {bad}\n")
+        with pytest.raises(ConfigurationError, match="default_stream_shards"):
+            AionConfig.from_toml(toml, tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 from aion.client.streams import StreamRecord, StreamsClient
 from aion.compat import triton
 from aion.errors import ValidationError
+from aion.streams.protocol import PositionKind
 from tests.server.streams.conftest import LiveServer
 
 
@@ -30,6 +32,11 @@ def stream(client: StreamsClient, stream_name: str) -> triton.Stream:
     s = triton.Stream(client, stream_name, "value", shards=4, client_name="tests")
     s.poll_wait_seconds = 0.2
     return s
+
+
+def _sequence(record: triton.Record) -> int:
+    """The native (per-shard) sequence number of a Triton record."""
+    return triton.split_seq_num(record.seq_num)[1]
 
 
 def _take(iterator: triton.CombinedStreamIterator, n: int) -> list[triton.Record]:
@@ -80,8 +87,8 @@ def test_record_decodes_ascii_and_unicode() -> None:
         raw = StreamRecord(0, 7, "k", 0, msgpack.packb(data))
         record = triton.Record.from_stored("shardId-000000000000", raw)
         assert record.data == data
-        assert record.seq_num == "7"
-        assert repr(record) == "<Record shardId-000000000000 7>"
+        assert record.seq_num == "10000000000000000007"  # shard 0, sequence 7
+        assert repr(record) == "<Record shardId-000000000000 10000000000000000007>"
 
 
 def test_partition_key_variants(stream: triton.Stream) -> None:
@@ -95,7 +102,7 @@ def test_partition_key_variants(stream: triton.Stream) -> None:
 def test_shard_ids_and_selection(stream: triton.Stream) -> None:
     assert stream.shard_ids == [f"shardId-{i:012d}" for i in range(4)]
     assert stream._select_shard_ids([1, 3]) == ["shardId-000000000001", "shardId-000000000003"]
-    assert stream._select_shard_ids([]) == []
+    assert stream._select_shard_ids([]) == stream.shard_ids  # none given: every shard
     with pytest.raises(triton.ShardNotFoundError):
         stream._select_shard_ids([4])
     with pytest.raises(triton.ShardNotFoundError):
@@ -162,7 +169,8 @@ def test_put_retries_5xx_and_raises_4xx() -> None:
         calls.append(1)
         return _ok(request) if len(calls) == 3 else httpx.Response(503, json={})
 
-    assert _mock_stream(flaky).put(value="x") == ("shardId-000000000000", "1")
+    placed = ("shardId-000000000000", triton.seq_num_for(0, 1))
+    assert _mock_stream(flaky).put(value="x") == placed
     assert len(calls) == 3
     calls.clear()
     with pytest.raises(triton.KinesisError):
@@ -170,10 +178,12 @@ def test_put_retries_5xx_and_raises_4xx() -> None:
     assert len(calls) == 3
     calls.clear()
     refused = {"error": {"type": "ValidationError", "message": "no", "field": "x"}}
-    with pytest.raises(ValidationError):
+    # Refused input is not retried, and is raised as Triton's KinesisError, as Triton did.
+    with pytest.raises(triton.KinesisError) as exc:
         _mock_stream(lambda r: (calls.append(1), httpx.Response(400, json=refused))[1]).put(
             value="x"
         )
+    assert isinstance(exc.value.__cause__, ValidationError)
     assert len(calls) == 1
 
 
@@ -297,12 +307,12 @@ def test_checkpoint_and_resume(stream: triton.Stream, client: StreamsClient) -> 
     done = _take(iterator, 4)
     iterator.checkpoint()
     shard = stream.shard_ids.index(done[-1].shard_id)
-    assert client.get_checkpoints(stream.name, "tests") == {shard: int(done[-1].seq_num)}
+    assert client.get_checkpoints(stream.name, "tests") == {shard: _sequence(done[-1])}
     resumed = _take(stream.build_iterator_from_checkpoint(), 2)
     assert [r.data["n"] for r in resumed] == [4, 5]
     # Checkpointing again without new records keeps the position.
     iterator.checkpoint()
-    assert client.get_checkpoints(stream.name, "tests") == {shard: int(done[-1].seq_num)}
+    assert client.get_checkpoints(stream.name, "tests") == {shard: _sequence(done[-1])}
 
 
 def test_checkpoint_needs_a_client_name(client: StreamsClient, stream_name: str) -> None:
@@ -354,3 +364,71 @@ def test_group_worker_needs_a_client_name(stream: triton.Stream) -> None:
     stream.client_name = None
     with pytest.raises(triton.TritonCheckpointError):
         stream.group_worker(lambda r: None)
+
+
+# --- Triton's README as written (issue 11) -----------------------------------------------
+
+
+def test_from_latest_with_no_shard_numbers_reads_every_shard(stream: triton.Stream) -> None:
+    iterator = stream.build_iterator_from_latest([])
+    assert [it.shard_id for it in iterator.iterators] == stream.shard_ids
+    for it in iterator.iterators:
+        it.fill()  # pin LATEST
+    placed = {stream.put(value=f"k{i}", n=i)[0] for i in range(12)}
+    assert len(placed) > 1
+    assert sorted(r.data["n"] for r in _take(iterator, 12)) == list(range(12))
+
+
+def test_from_seqnum_takes_a_shard_number_or_id(stream: triton.Stream) -> None:
+    shard_id, first = stream.put(value="same", n=1)
+    stream.put(value="same", n=2)
+    number = stream.shard_ids.index(shard_id)
+    for shard in (number, shard_id):
+        got = _take(stream.build_iterator_from_seqnum(shard, first), 1)
+        assert [r.data["n"] for r in got] == [2]
+    # A plain per-shard sequence number (the native API's) works too.
+    plain = str(triton.split_seq_num(first)[1])
+    assert _take(stream.build_iterator_from_seqnum(number, plain), 1)[0].data["n"] == 2
+    with pytest.raises(triton.ShardNotFoundError):
+        stream.build_iterator_from_seqnum(len(stream.shard_ids), first)
+
+
+def test_sequence_number_of_another_shard_is_refused(stream: triton.Stream) -> None:
+    shard_id, seq = stream.put(value="x")
+    other = (stream.shard_ids.index(shard_id) + 1) % len(stream.shard_ids)
+    with pytest.raises(ValidationError, match=f"belongs to shard .*not to shard {other}") as exc:
+        stream.build_iterator_from_seqnum(other, seq)
+    assert exc.value.field == "seq_num"
+    with pytest.raises(ValidationError):
+        stream.build_iterator_from_seqnum(0, "12ab")
+
+
+def test_stream_iterator_is_iterable(stream: triton.Stream) -> None:
+    stream.put_many([{"value": "one", "n": n} for n in range(3)])
+    shard_id = stream.put(value="one", n=3)[0]
+    shard = triton.StreamIterator(stream, shard_id, PositionKind.TRIM_HORIZON)
+    assert [r.data["n"] for r in shard] == [0, 1, 2, 3]
+    assert list(shard) == []  # one read per pass, as Triton's; nothing new since
+
+
+def test_record_from_raw_record() -> None:
+    packed = msgpack.packb({"value": "hi mom"})
+    for data in (base64.b64encode(packed).decode(), packed):
+        raw = {"SequenceNumber": "4955147931599822522", "Data": data, "PartitionKey": "k"}
+        record = triton.Record.from_raw_record("shardId-000000000001", raw)
+        assert (record.shard_id, record.seq_num) == ("shardId-000000000001", raw["SequenceNumber"])
+        assert record.data == {"value": "hi mom"}
+
+
+def test_put_errors_are_kinesis_errors(stream: triton.Stream) -> None:
+    with pytest.raises(triton.KinesisError) as exc:
+        stream.put(value="k", blob=b"x" * (1 << 20))  # over 1 MiB
+    assert isinstance(exc.value.__cause__, ValidationError)
+    with pytest.raises(triton.KinesisError):
+        stream.put_many([{"value": "k", "blob": b"x" * (1 << 20)}])
+
+
+def test_first_put_creates_the_stream(client: StreamsClient, stream_name: str) -> None:
+    s = triton.Stream(client, stream_name, "value")
+    shard_id, _ = s.put(value="x")
+    assert shard_id in s.shard_ids and len(s.shard_ids) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from aion.storage.schema import CHECKPOINTS_TABLE
 from aion.streams.groups.consumer import GroupConsumer
 from aion.streams.protocol import TRIM_HORIZON, AppendRecord, StoredRecord, StreamLog
 from aion.streams.reader import ShardReader
@@ -109,6 +111,40 @@ async def test_group_members_split_shards_and_rebalance(ns: str) -> None:
     assert {f"rec-{i}".encode() for i in range(400)} <= set(handled)
     checkpoints = await log.get_checkpoints(ns, "s", "g")
     assert sorted(checkpoints) == [0, 1, 2, 3]
+
+
+async def test_checkpoint_past_the_end_restarts_from_the_start(
+    ns: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = open_log(f"sqlite:///{tmp_path / 'aion.db'}")
+    await log.open()
+    try:
+        await log.create_stream(ns, "s", shards=1)
+        await log.append(ns, "s", batch(0, 3))
+        assert await log.set_checkpoint(ns, "s", "g", 0, 3)
+        # As an Aion that took checkpoints past a shard's end left them.
+        with sqlite3.connect(tmp_path / "aion.db") as db:
+            db.execute(f"UPDATE {CHECKPOINTS_TABLE} SET seq = 50")
+        handled: list[bytes] = []
+
+        async def handle(record: StoredRecord) -> None:
+            handled.append(record.data)
+
+        consumer = GroupConsumer(
+            log, ns, "s", "g", "a", handle, lease_seconds=0.6, heartbeat_seconds=0.1
+        )
+        running = asyncio.create_task(consumer.run())
+        deadline = time.monotonic() + 10
+        while len(handled) < 3:
+            assert not running.done() and time.monotonic() < deadline, handled
+            await asyncio.sleep(0.02)
+        consumer.stop()
+        await running
+        assert handled == [b"rec-0", b"rec-1", b"rec-2"]
+        assert await log.get_checkpoints(ns, "s", "g") == {0: 3}
+        assert "stream s group g shard 0: cannot read from AFTER_SEQUENCE_NUMBER 50" in caplog.text
+    finally:
+        await log.close()
 
 
 def _start(url: str, ns: str, group: str, name: str, out: Path) -> subprocess.Popen[bytes]:

@@ -13,6 +13,7 @@ from aion.client.shipper.buffer import Batch
 from aion.client.shipper.config import (
     BATCH_ID_HEADER,
     Compression,
+    FlushSchedule,
     OverflowPolicy,
     RetryPolicy,
     ShipperConfig,
@@ -28,6 +29,7 @@ __all__ = [
     "Batch",
     "Compression",
     "Counters",
+    "FlushSchedule",
     "OverflowPolicy",
     "RetryPolicy",
     "RouteTarget",

@@ -73,7 +73,10 @@ class AsyncShipper(ShipperBase):
         if self._closed:
             state.count_dropped()
             return False
-        if state.put(route, payload, _monotonic()) is not PutOutcome.QUEUED:
+        queued = state.put(route, payload, _monotonic()) is PutOutcome.QUEUED
+        if state.has_overflow:
+            self._spill_overflow()
+        if not queued:
             return False
         if self._task is None:
             self._start_if_loop()
@@ -96,6 +99,8 @@ class AsyncShipper(ShipperBase):
                 return True
             remaining = deadline - _monotonic()
             if remaining <= 0:
+                if self._spool is not None:
+                    return self.put(event, route)  # make room by spooling the oldest events
                 break
             self._room.clear()
             self._wake.set()
@@ -105,6 +110,17 @@ class AsyncShipper(ShipperBase):
                 break
         state.count_dropped()
         return False
+
+    def _spill_overflow(self) -> None:
+        """Write the batches a full buffer evicted to the spool."""
+        evicted = self._state.take_overflow()
+        if evicted:
+            logger.info(
+                "shipper %s: the buffer is full; spooling its %d oldest events",
+                self.config.name,
+                sum(len(b) for b in evicted),
+            )
+            self.spill(evicted)
 
     def _start_if_loop(self) -> None:
         try:
@@ -172,7 +188,9 @@ class AsyncShipper(ShipperBase):
     # -- flush, close, exit, fork ------------------------------------------------------------
 
     async def flush(self, timeout: float | None = None) -> bool:
-        """Send everything held now; True when the buffer emptied within ``timeout``."""
+        """Send everything held now; True only when every event was delivered: the buffer
+        emptied within ``timeout`` and no event was refused, dropped or spooled since the
+        previous flush (or since the start)."""
         deadline = None if timeout is None else _monotonic() + timeout
         while True:
             if deadline is not None and deadline - _monotonic() <= 0:
@@ -187,7 +205,7 @@ class AsyncShipper(ShipperBase):
             try:
                 action = self._state.next_action(_monotonic(), flushing=True)
                 if action.kind is ActionKind.IDLE:
-                    return True
+                    return self._state.clean_since_last_flush()
                 if action.kind is ActionKind.SEND:
                     assert action.batch is not None
                     await self._attempt(action.batch, deadline)

@@ -88,6 +88,7 @@ class ShipperBase:
     ) -> None:
         self.config = config
         self._state = ShipperState(config)
+        self._state.start_ticks(time.monotonic())
         self._target = target or (lambda route: RouteTarget(config.url))
         self._auth = auth_headers(config.api_key)
         self._classifier = classifier or default_classifier

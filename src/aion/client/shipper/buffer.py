@@ -9,13 +9,14 @@ keeps the order of a route's batches and makes retries reuse the same batch (and
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from aion.client.shipper.config import OverflowPolicy, ShipperConfig
+from aion.client.shipper.config import FlushSchedule, OverflowPolicy, ShipperConfig
 from aion.client.shipper.counters import Counters
 from aion.client.shipper.retry import Verdict, plan_retry
 
@@ -117,15 +118,23 @@ class ShipperState:
     _pending: _Pending | None = None
     _replay: deque[Batch] = field(default_factory=deque)
     _tally: _Tally = field(default_factory=_Tally)
+    # Batches evicted by a full buffer, for the driver to write to the spool (outside its lock).
+    _overflow: list[Batch] = field(default_factory=list)
+    # rejected + dropped + spilled when the last flush ended: a flush is clean when it held.
+    _losses_seen: int = 0
+    # When the first event was queued: the origin of the "tick" flush schedule.
+    _origin: float | None = None
 
     # -- the hot path ------------------------------------------------------------------------
 
     def put(self, route: str, payload: bytes, now: float, count_full: bool = True) -> PutOutcome:
         """Queue one encoded event, applying the overflow policy.
 
-        Under drop_oldest the oldest queued (not pending) event makes room; under drop_newest
-        and block the new event is refused with ``FULL``, counted as dropped unless
-        ``count_full`` is False (a blocking put that will try again).
+        With a spool (``spool_dir``), the oldest queued events make room by moving to the
+        spool, whatever the policy (block waits for room first): ``take_overflow`` hands them
+        to the driver. Without one, under drop_oldest the oldest queued (not pending) event
+        makes room; under drop_newest and block the new event is refused with ``FULL``,
+        counted as dropped unless ``count_full`` is False (a blocking put that will try again).
         """
         cfg = self.config
         size = len(payload)
@@ -134,7 +143,16 @@ class ShipperState:
             return PutOutcome.TOO_LARGE
         queue = self._queue
         held_count, held_bytes = self._held()
+        spill = cfg.spool_dir is not None and (
+            count_full or cfg.overflow is not OverflowPolicy.BLOCK
+        )
         while held_count + 1 > cfg.max_events or held_bytes + size > cfg.max_bytes:
+            if spill and queue:
+                evicted = self._take_batch()
+                self._overflow.append(evicted)
+                held_count -= len(evicted)
+                held_bytes -= evicted.nbytes
+                continue
             if cfg.overflow is OverflowPolicy.DROP_OLDEST and queue:
                 _, old, _ = queue.popleft()
                 self._queue_bytes -= len(old)
@@ -146,10 +164,36 @@ class ShipperState:
             if count_full:
                 self._tally.dropped += 1
             return PutOutcome.FULL
+        if self._origin is None:
+            self._origin = now
         queue.append((route, payload, now))
         self._queue_bytes += size
         self._tally.queued += 1
         return PutOutcome.QUEUED
+
+    def start_ticks(self, now: float) -> None:
+        """Count the "tick" schedule's ticks from ``now`` (the shipper's start, as PyKronos's
+        sender thread started with its client); without it they count from the first event."""
+        self._origin = now
+
+    def take_overflow(self) -> list[Batch]:
+        """The batches a full buffer evicted for the spool since the last call."""
+        taken, self._overflow = self._overflow, []
+        return taken
+
+    @property
+    def has_overflow(self) -> bool:
+        """True when evicted batches wait to be written to the spool."""
+        return bool(self._overflow)
+
+    def clean_since_last_flush(self) -> bool:
+        """True when no event was rejected, dropped or spilled since the previous call (or
+        since the start): what a flush that emptied the buffer needs to report success."""
+        t = self._tally
+        losses = t.rejected + t.dropped + t.spilled
+        clean = losses == self._losses_seen
+        self._losses_seen = losses
+        return clean
 
     def count_dropped(self, n: int = 1) -> None:
         """Count events refused by the driver (a blocking put that timed out)."""
@@ -182,7 +226,7 @@ class ShipperState:
         if not queue:
             return Action(ActionKind.IDLE)
         cfg = self.config
-        due = queue[0][2] + cfg.flush_interval
+        due = self._due(queue[0][2])
         enough = len(queue) >= cfg.min_batch
         if flushing or self.batch_ready() or (enough and now >= due):
             batch = self._take_batch()
@@ -191,6 +235,16 @@ class ShipperState:
         if enough:
             return Action(ActionKind.WAIT, until=due)
         return Action(ActionKind.IDLE)
+
+    def _due(self, oldest: float) -> float:
+        """When a partial batch whose oldest event was queued at ``oldest`` may leave."""
+        cfg = self.config
+        interval = cfg.flush_interval
+        if cfg.flush_schedule is FlushSchedule.AGE or interval <= 0:
+            return oldest + interval
+        # The first tick at or after ``oldest``, counting from the start (or the first event).
+        origin = self._origin if self._origin is not None else oldest
+        return origin + math.ceil((oldest - origin) / interval) * interval
 
     def _take_batch(self) -> Batch:
         cfg = self.config
@@ -274,6 +328,7 @@ class ShipperState:
         self._replay.clear()
         while self._queue:
             out.append(self._take_batch())
+        out.extend(self.take_overflow())
         return out
 
     def reset(self) -> None:
@@ -282,7 +337,10 @@ class ShipperState:
         self._queue_bytes = 0
         self._pending = None
         self._replay.clear()
+        self._overflow.clear()
         self._tally = _Tally()
+        self._losses_seen = 0
+        self._origin = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -313,7 +371,7 @@ class ShipperState:
     @property
     def is_empty(self) -> bool:
         """True when nothing is queued, pending or waiting for replay."""
-        return not self._queue and self._pending is None and not self._replay
+        return not self._queue and self._pending is None and not self._replay and not self._overflow
 
     @property
     def has_pending(self) -> bool:

@@ -15,6 +15,7 @@ from aion.errors import ConfigurationError
 __all__ = [
     "BATCH_ID_HEADER",
     "Compression",
+    "FlushSchedule",
     "OverflowPolicy",
     "RetryPolicy",
     "ShipperConfig",
@@ -34,6 +35,16 @@ class OverflowPolicy(StrEnum):
     DROP_NEWEST = "drop_newest"
     #: Wait up to ``block_timeout`` seconds for room, then refuse the new event.
     BLOCK = "block"
+
+
+class FlushSchedule(StrEnum):
+    """When ``flush_interval`` sends a partial batch."""
+
+    #: When the oldest queued event has waited ``flush_interval`` seconds.
+    AGE = "age"
+    #: At every ``flush_interval`` tick since the first event: PyKronos's sender, which sent
+    #: everything queued every ``sleep_block`` seconds (an event waits at most one interval).
+    TICK = "tick"
 
 
 class Compression(StrEnum):
@@ -72,8 +83,10 @@ class ShipperConfig:
     at most ``max_events`` events and ``max_bytes`` bytes of encoded JSON; a batch holds at
     most ``max_batch_events`` and ``max_batch_bytes``. A batch leaves when it is full, or when
     its oldest event has waited ``flush_interval`` seconds and at least ``min_batch`` events are
-    queued. ``spool_dir`` (None turns spooling off) keeps what could not be sent, as JSON lines,
-    and it is replayed on the next start; the spool file grows to at most ``spool_max_bytes``
+    queued (``flush_schedule="tick"``: at every ``flush_interval`` tick instead, as PyKronos's
+    sender did). ``spool_dir`` (None turns spooling off) keeps what could not be sent, as JSON
+    lines (and, when the buffer is full, its oldest events instead of dropping them), and it is
+    replayed on the next start; the spool file grows to at most ``spool_max_bytes``
     (None: no cap), and batches that do not fit are counted lost and logged. ``api_key`` is
     sent as ``Authorization: Bearer <key>`` with every batch, to whatever target a route
     resolves to (a server with keys refuses a batch without one: 401, logged, not retried).
@@ -88,6 +101,7 @@ class ShipperConfig:
     max_batch_bytes: int = 1024 * 1024
     min_batch: int = 1
     flush_interval: float = 1.0
+    flush_schedule: FlushSchedule = FlushSchedule.AGE
     send_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     compression: Compression = Compression.GZIP
@@ -131,6 +145,7 @@ class ShipperConfig:
         try:
             # Accept the plain strings too, so settings can come from a file.
             object.__setattr__(self, "overflow", OverflowPolicy(self.overflow))
+            object.__setattr__(self, "flush_schedule", FlushSchedule(self.flush_schedule))
             object.__setattr__(self, "compression", Compression(self.compression))
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

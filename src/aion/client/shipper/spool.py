@@ -49,6 +49,9 @@ class Spool:
         self.max_bytes = max_bytes
         self.path = directory / f"{name}.jsonl"
         self._lock = threading.Lock()
+        # Serialises this process's appends and claims: a claim must not rename the file
+        # between an append's open and its write (the line would land in a file already read).
+        self._file_lock = threading.Lock()
         self._claimed_in: dict[str, Path] = {}  # batch id → the claimed file it came from
         self._outstanding: dict[Path, set[str]] = {}  # claimed file → batch ids not settled
 
@@ -63,6 +66,10 @@ class Spool:
         kept = [b for b in batches if len(b)]
         if not kept:
             return []
+        with self._file_lock:
+            return self._append(kept)
+
+    def _append(self, kept: list[Batch]) -> list[Batch]:
         self.directory.mkdir(parents=True, exist_ok=True)
         # One write of the whole chunk on an O_APPEND descriptor, so concurrent writers do not
         # interleave inside a line.
@@ -112,13 +119,14 @@ class Spool:
         if not self.directory.is_dir():
             return []
         claimed: list[Path] = []
-        if self.path.exists():
-            mine = self.directory / f"{self.name}.{os.getpid()}.{uuid.uuid4().hex}{_CLAIMED}"
-            try:
-                self.path.rename(mine)
-                claimed.append(mine)
-            except FileNotFoundError:
-                pass  # another process claimed it first
+        with self._file_lock:
+            if self.path.exists():
+                mine = self.directory / f"{self.name}.{os.getpid()}.{uuid.uuid4().hex}{_CLAIMED}"
+                try:
+                    self.path.rename(mine)
+                    claimed.append(mine)
+                except FileNotFoundError:
+                    pass  # another process claimed it first
         for path in self.directory.glob(f"{self.name}.*{_CLAIMED}"):
             if path not in claimed and _abandoned(path, self.name):
                 claimed.append(path)

@@ -24,6 +24,7 @@ import httpx
 from aion.client.shipper.base import AttemptResult, ShipperBase
 from aion.client.shipper.buffer import ActionKind, Batch, PutOutcome, ResultOutcome
 from aion.client.shipper.config import OverflowPolicy, ShipperConfig
+from aion.client.shipper.counters import Counters
 
 __all__ = ["Shipper"]
 
@@ -84,29 +85,62 @@ class Shipper(ShipperBase):
         payload = self.encode_event(event)
         state = self._state
         blocking = self.config.overflow is OverflowPolicy.BLOCK
-        with self._lock:
-            if self._closed:
-                state.count_dropped()
-                return False
-            outcome = state.put(route, payload, _monotonic(), count_full=not blocking)
-            if outcome is PutOutcome.FULL and blocking:
-                deadline = _monotonic() + self.config.block_timeout
-                while outcome is PutOutcome.FULL:
-                    remaining = deadline - _monotonic()
-                    if remaining <= 0 or self._closed:
-                        state.count_dropped()
-                        return False
+        try:
+            with self._lock:
+                if self._closed:
+                    state.count_dropped()
+                    return False
+                outcome = state.put(route, payload, _monotonic(), count_full=not blocking)
+                if outcome is PutOutcome.FULL and blocking:
+                    outcome = self._wait_for_room(route, payload)
+                if outcome is not PutOutcome.QUEUED:
+                    return False
+                if self._thread is None:
+                    if self._autostart:
+                        self._ensure_thread()
+                elif state.wake_sender():
                     self._wake.notify()
-                    self._room.wait(remaining)
-                    outcome = state.put(route, payload, _monotonic(), count_full=False)
-            if outcome is not PutOutcome.QUEUED:
-                return False
-            if self._thread is None:
-                if self._autostart:
-                    self._ensure_thread()
-            elif state.wake_sender():
-                self._wake.notify()
-        return True
+            return True
+        finally:
+            if state.has_overflow:
+                self._spill_overflow()
+
+    def _wait_for_room(self, route: str, payload: bytes) -> PutOutcome:
+        """Under ``block``, with the lock held: wait up to ``block_timeout`` for room; then
+        make room by spooling the oldest events when there is a spool, else drop the event."""
+        state = self._state
+        deadline = _monotonic() + self.config.block_timeout
+        outcome = PutOutcome.FULL
+        while outcome is PutOutcome.FULL:
+            remaining = deadline - _monotonic()
+            if remaining <= 0 or self._closed:
+                if self._spool is not None and not self._closed:
+                    return state.put(route, payload, _monotonic())
+                state.count_dropped()
+                return PutOutcome.FULL
+            self._wake.notify()
+            self._room.wait(remaining)
+            outcome = state.put(route, payload, _monotonic(), count_full=False)
+        return outcome
+
+    def _spill_overflow(self) -> None:
+        """Write the batches a full buffer evicted to the spool (outside the lock: file I/O)."""
+        with self._lock:
+            evicted = self._state.take_overflow()
+        if evicted:
+            logger.info(
+                "shipper %s: the buffer is full; spooling its %d oldest events",
+                self.config.name,
+                sum(len(b) for b in evicted),
+            )
+            self.spill(evicted)
+
+    @property
+    def counters(self) -> Counters:
+        """A snapshot of the counters, taken under the lock (the sender thread changes the
+        buffer they are counted from)."""
+        with self._lock:
+            return self._state.counters()
 
     def held_events(self) -> list[bytes]:
         """The JSON of every event still held, oldest first (for inspection and tests)."""
@@ -196,7 +230,9 @@ class Shipper(ShipperBase):
     # -- flush, close, exit, fork ------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything held now, from this thread; True when the buffer emptied in time.
+        """Send everything held now, from this thread; True only when every event was
+        delivered: the buffer emptied in time and no event was refused, dropped or spooled
+        since the previous flush (or since the start).
 
         With no timeout it returns when the buffer is empty, every batch either sent, refused
         or, after its retries, spooled.
@@ -212,8 +248,8 @@ class Shipper(ShipperBase):
                 with self._lock:
                     now = _monotonic()
                     action = self._state.next_action(now, flushing=True)
-                if action.kind is ActionKind.IDLE:
-                    return True
+                    if action.kind is ActionKind.IDLE:
+                        return self._state.clean_since_last_flush()
                 if action.kind is ActionKind.SEND:
                     assert action.batch is not None
                     self._attempt(action.batch, deadline)
@@ -223,7 +259,11 @@ class Shipper(ShipperBase):
             assert action.until is not None
             if deadline is not None and action.until > deadline:
                 return False
-            time.sleep(max(0.0, action.until - _monotonic()))
+            # The pending batch waits for its retry: wake when it is due, or as soon as the
+            # sender thread settles it.
+            with self._lock:
+                if self._state.has_pending:
+                    self._room.wait(max(0.0, action.until - _monotonic()))
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush for up to ``timeout`` (default ``exit_timeout``), stop, spool what is left.

@@ -34,6 +34,7 @@ from aion.client.transfer.plan import (
     import_state_path,
 )
 from aion.core.events import validate_stream_name
+from aion.core.wording import counted, verb
 from aion.errors import AionError, RequestError, ResponseError, ValidationError
 
 __all__ = ["ImportResult", "import_file"]
@@ -131,7 +132,7 @@ def _resume_state(
         unchanged = True
     if not unchanged:
         raise ValidationError(
-            f"{source} changed in the part already imported ({state.events} events); "
+            f"{source} changed in the part already imported ({counted(state.events, 'event')}); "
             "re-run with --restart to import it from the start",
             "file",
         )
@@ -209,7 +210,8 @@ class _Run:
         state = self.state
         unit = "row" if state.format is TransferFormat.PARQUET else "line"
         return (
-            f"{state.events} events in {state.batches} batches were imported, "
+            f"{counted(state.events, 'event')} in {counted(state.batches, 'batch')} "
+            f"{verb(state.events, 'was', 'were')} imported, "
             f"through {unit} {state.line}"
             + ("; fix it and re-run to continue" if self.state_path else "")
         )

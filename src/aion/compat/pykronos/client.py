@@ -1,6 +1,11 @@
 """``pykronos.client``: ``KronosClient`` with PyKronos's names and signatures over
 ``aion.Client``.
 
+As PyKronos: the non-blocking sender sends what is queued every ``sleep_block`` seconds; a
+put's valid events are stored even when others in its batch are refused (Kronos's partial
+success; the refused ones are logged and raised by the next ``flush``); times are read by
+PyKronos's rules (:mod:`.times`); ``exception.class`` is ``<module>.<class>``.
+
 Differences from PyKronos, all fixes: the non-blocking sender never dies on a failed send (it
 retries with backoff, spools what it cannot send and replays it on the next start, and flushes
 at interpreter exit); ``get`` resumes with the remaining ``limit`` and raises an error status at
@@ -11,7 +16,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import logging
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +29,17 @@ from typing import Any, ParamSpec, TypeVar
 
 from aion.client import Client
 from aion.client.events_calls import prepare_events
-from aion.client.shipper import RouteTarget, Shipper, ShipperConfig
+from aion.client.shipper import (
+    AttemptResult,
+    Batch,
+    FlushSchedule,
+    RouteTarget,
+    Shipper,
+    ShipperConfig,
+    Verdict,
+)
+from aion.client.shipper.retry import classify_status
+from aion.compat.pykronos.times import pykronos_time
 from aion.core.events import ID_FIELD, TIMESTAMP_FIELD
 from aion.core.time import kronos_time_now
 from aion.errors import KronosClientError, RequestError, ResponseError
@@ -42,6 +60,7 @@ LIBRARY_FIELD = "@library"
 SUCCESS_FIELD = "@success"
 ERRORS_FIELD = "@errors"
 P = ParamSpec("P")
+log = logging.getLogger("aion.compat.pykronos")
 R = TypeVar("R")
 
 
@@ -79,11 +98,16 @@ class KronosClient:
         self._chunk_size = chunk_size
         self._client = Client(self._http_url, namespace=namespace, api_key=api_key)
         self._shipper: Shipper | None = None
+        self._refused: list[str] = []
+        self._refused_lock = threading.Lock()
         if not blocking:
             self._shipper = Shipper(
                 ShipperConfig(
                     url=self._http_url,
                     flush_interval=sleep_block,
+                    # PyKronos's sender sent what was queued every sleep_block seconds: an
+                    # event waits at most that long, not always that long.
+                    flush_schedule=FlushSchedule.TICK,
                     max_events=1_000_000,
                     max_bytes=256 * 1024 * 1024,
                     spool_dir=spool_dir if spool_dir is not None else _default_spool_dir(),
@@ -92,7 +116,13 @@ class KronosClient:
                     name="KronosClient",
                     api_key=api_key,
                 ),
-                target=lambda route: RouteTarget(f"{self._http_url}/v1/ingest/{route}"),
+                # partial=true: Kronos's partial success, so one bad event does not cost
+                # the valid ones batched with it.
+                target=lambda route: RouteTarget(
+                    f"{self._http_url}/v1/ingest/{route}?partial=true"
+                ),
+                classifier=self._judge,
+                on_reject=self._on_reject,
             )
 
     @property
@@ -111,7 +141,7 @@ class KronosClient:
         now = kronos_time_now()
         library = {"name": "aion.compat.pykronos", "version": __version__}
         events = {
-            stream: [{**copy.deepcopy(e), LIBRARY_FIELD: library} for e in batch]
+            stream: [_with_time({**copy.deepcopy(e), LIBRARY_FIELD: library}) for e in batch]
             for stream, batch in event_dict.items()
         }
         prepared = prepare_events(events, now)
@@ -128,9 +158,46 @@ class KronosClient:
         return None
 
     def flush(self) -> None:
-        """Send what the non-blocking client holds now (a no-op when blocking)."""
-        if self._shipper is not None:
-            self._shipper.flush()
+        """Send what the non-blocking client holds now and return once it is stored (a no-op
+        when blocking). As PyKronos's ``flush``, raises ``KronosClientError`` ("Encountered
+        errors ...") when the server refused events since the previous ``flush``; the valid
+        events sent with them are stored."""
+        if self._shipper is None:
+            return
+        self._shipper.flush()
+        with self._refused_lock:
+            refused, self._refused = self._refused, []
+        if refused:
+            raise KronosClientError(f"Encountered errors {refused}")
+
+    # -- the non-blocking sender's hooks ------------------------------------------------------
+
+    def _judge(self, result: AttemptResult) -> Verdict:
+        """The shipper's verdict, noting the events a partially stored batch had refused."""
+        verdict = classify_status(result.status)
+        if verdict is Verdict.SENT and result.body:
+            try:
+                errors = json.loads(result.body).get(ERRORS_FIELD)
+            except (ValueError, AttributeError):
+                errors = None
+            if errors:
+                self._note_refused([str(e) for e in errors])
+        return verdict
+
+    def _on_reject(self, batch: Batch, result: AttemptResult) -> None:
+        try:
+            errors = json.loads(result.body).get(ERRORS_FIELD) or []
+        except (ValueError, AttributeError):
+            errors = []
+        found = [str(e) for e in errors] or [f"status {result.status}"]
+        self._note_refused([f"{batch.route}: {e}" for e in found])
+
+    def _note_refused(self, errors: list[str]) -> None:
+        # PyKronos's sender raised "Encountered errors [...]" (and died); this one logs it,
+        # keeps sending, and the next flush() raises it.
+        log.error("Encountered errors %s", errors)
+        with self._refused_lock:
+            self._refused.extend(errors)
 
     def close(self) -> None:
         """Flush and stop the sender; close connections."""
@@ -149,7 +216,11 @@ class KronosClient:
         """Delete a range; the server's answer with counts per backend."""
         try:
             return self._client.delete(
-                stream, start_time, end_time, start_id=start_id, namespace=namespace
+                stream,
+                pykronos_time(start_time, "start_time"),
+                pykronos_time(end_time, "end_time"),
+                start_id=start_id,
+                namespace=namespace,
             )
         except (ResponseError, RequestError) as exc:
             raise KronosClientError(str(exc)) from exc
@@ -169,12 +240,14 @@ class KronosClient:
     ) -> Iterator[dict[str, Any]]:
         """The events of a range, streamed; resumes after the last id on a dropped
         connection."""
+        start = pykronos_time(start_time, "start_time")
+        end = pykronos_time(end_time, "end_time")
         client = self._client
         if timeout is not None:
             client = Client(self._http_url, namespace=self._namespace, timeout=timeout)
         try:
             yield from client.get(
-                stream, start_time, end_time, start_id=start_id, limit=limit, order=order,
+                stream, start, end, start_id=start_id, limit=limit, order=order,
                 namespace=namespace,
             )  # fmt: skip
         except RequestError as exc:
@@ -269,10 +342,21 @@ class KronosClient:
 
 
 def _describe(exc: BaseException, with_stack: bool) -> dict[str, Any]:
-    described: dict[str, Any] = {"message": str(exc), "class": type(exc).__name__}
+    # PyKronos logged "<module>.<class>": "exceptions.ValueError" on Python 2, so
+    # "builtins.ValueError" here, and "myapp.errors.Refused" for an exception of one's own.
+    kind = type(exc)
+    described: dict[str, Any] = {"message": str(exc), "class": f"{kind.__module__}.{kind.__name__}"}
     if with_stack:
         described["stack_trace"] = traceback.format_exception(exc)
     return described
+
+
+def _with_time(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with a string or datetime ``@time`` read as PyKronos read it."""
+    stamp = event.get(TIMESTAMP_FIELD)
+    if stamp is not None and not isinstance(stamp, int | float):
+        event[TIMESTAMP_FIELD] = pykronos_time(stamp, TIMESTAMP_FIELD)
+    return event
 
 
 def _slug(url: str) -> str:

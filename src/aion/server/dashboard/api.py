@@ -7,7 +7,8 @@ server: a Content-Security-Policy of ``'self'`` says so to the browser too. Endp
 - ``GET /ui/api/namespaces``: the namespaces to offer;
 - ``GET /ui/api/streams``: the streams of a namespace with events per minute;
 - ``GET /ui/api/tail``: a stream's new events as server-sent events;
-- ``GET /ui/api/bucket`` and ``/ui/api/bucket/history``: the Initial State bucket view;
+- ``GET /ui/api/bucket``, ``/ui/api/bucket/history`` and ``/ui/api/buckets``: the Initial
+  State bucket view (a key's history, the buckets' names);
 - ``GET /ui/api/rollup``: a field of a stream rolled up over an interval with a transform.
 
 Each read is bounded by a cap (see :mod:`aion.server.dashboard.reads`); errors are
@@ -28,13 +29,15 @@ from aion.core.events import validate_stream_name
 from aion.core.time import TICKS_PER_MILLISECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
 from aion.server.dashboard.page import static_file
-from aion.server.dashboard.reads import key_history, newest_events, stream_rates
+from aion.server.dashboard.reads import bucket_names, key_history, newest_events, stream_rates
 from aion.server.dashboard.rollup import INTERVALS, TRANSFORMS, rollup
 from aion.server.dashboard.shapes import (
     PAGE_RESPONSES,
     REDIRECT_RESPONSES,
     STATIC_OPENAPI,
+    BucketNameOut,
     BucketOut,
+    BucketsOut,
     HistoryOut,
     NamespacesOut,
     RollupOut,
@@ -55,6 +58,8 @@ from aion.server.service import EventService
 __all__ = ["router"]
 
 MAX_STREAMS = 500
+# How many bucket-name records are read for the names of a namespace's buckets.
+MAX_BUCKET_NAMES = 1000
 _TAIL_MESSAGE = {
     "type": "object",
     "description": "One server-sent event: `event` (an event's JSON in `data`, its `@id` as "
@@ -82,6 +87,10 @@ async def _answer(work: Callable[[], Awaitable[Response]]) -> Response:
         return await work()
     except AionError as exc:
         return native_error(exc, headers={"Cache-Control": "no-store"})
+
+
+def _by_stream(bucket: BucketNameOut) -> str:
+    return bucket.stream
 
 
 def _check_event_id(event_id: str | None) -> None:
@@ -215,15 +224,32 @@ def router(
             validate_stream_name(stream)
             events = await newest_events(service, ns, stream, bucket_scan)
             keys, skipped = summarise_bucket(events, points)
+            named = (await bucket_names(service, ns, MAX_BUCKET_NAMES)).get(stream)
             return encode(
                 BucketOut(
                     namespace=ns,
                     stream=stream,
+                    name=named.name if named else None,
                     keys=[bucket_key_out(k) for k in keys],
                     scanned=len(events),
                     skipped=skipped,
                 )
             )
+
+        return await _answer(work)
+
+    @api.get("/ui/api/buckets", responses=openapi_responses(BucketsOut))
+    async def buckets(request: Request, namespace: Namespace = None) -> Response:
+        """The Initial State buckets of a namespace that ``/api/buckets`` named: per stream,
+        its bucket key and newest bucket name (from the newest 1,000 name records)."""
+
+        async def work() -> Response:
+            ns = request_namespace(request)
+            found = await bucket_names(_service(request), ns, MAX_BUCKET_NAMES)
+            listed = [
+                BucketNameOut(stream=s, key=b.key, name=b.name) for s, b in sorted(found.items())
+            ]
+            return encode(BucketsOut(namespace=ns, buckets=listed))
 
         return await _answer(work)
 
@@ -236,8 +262,8 @@ def router(
         minutes: Annotated[int, Query(ge=1, le=60 * 24 * 366)] = 60,
         max_points: Annotated[int, Query(ge=2, le=2000)] = 500,
     ) -> Response:
-        """One key's numeric values over the last ``minutes``, downsampled to ``max_points``
-        by averaging equal time bins."""
+        """One key's values over the last ``minutes``: its numeric ones downsampled to
+        ``max_points`` by averaging equal time bins, and its newest ``max_points`` text ones."""
 
         async def work() -> Response:
             service = _service(request)
@@ -245,7 +271,9 @@ def router(
             validate_stream_name(stream)
             end = kronos_time_now()
             start = end - minutes * TICKS_PER_MINUTE
-            found, truncated = await key_history(service, ns, stream, key, start, end, history_cap)
+            found = await key_history(
+                service, ns, stream, key, (start, end), history_cap, max_points
+            )
             return encode(
                 HistoryOut(
                     namespace=ns,
@@ -255,9 +283,11 @@ def router(
                     end_ms=end // TICKS_PER_MILLISECOND,
                     max_points=max_points,
                     points=[
-                        (t // TICKS_PER_MILLISECOND, v) for t, v in downsample(found, max_points)
+                        (t // TICKS_PER_MILLISECOND, v)
+                        for t, v in downsample(found.points, max_points)
                     ],
-                    truncated=truncated,
+                    texts=[(t // TICKS_PER_MILLISECOND, v) for t, v in found.texts],
+                    truncated=found.truncated,
                 )
             )
 

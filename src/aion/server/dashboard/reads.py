@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -22,10 +23,14 @@ from aion.server.dashboard.stats import (
     numeric_value,
     stream_rate,
 )
+from aion.server.reserved import BUCKET_NAMES_STREAM
 from aion.server.service import EventService
 
 __all__ = [
     "LATEST",
+    "BucketName",
+    "KeyHistory",
+    "bucket_names",
     "key_history",
     "newest_events",
     "records",
@@ -91,21 +96,64 @@ async def newest_events(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class KeyHistory:
+    """One bucket key's values over a range, oldest first: the numbers (booleans as 0/1) to
+    chart, the newest text values to list as a log, and whether the scan cap cut older events
+    off."""
+
+    points: list[tuple[int, float]]
+    texts: list[tuple[int, str]]
+    truncated: bool
+
+
 async def key_history(
-    service: EventService, namespace: str, stream: str, key: str, start: int, end: int, cap: int
-) -> tuple[list[tuple[int, float]], bool]:
-    """The numeric values of one bucket key in ``[start, end]``, oldest first, from the newest
-    ``cap`` events of the range; and whether the cap cut older events off."""
+    service: EventService,
+    namespace: str,
+    stream: str,
+    key: str,
+    span: tuple[int, int],
+    cap: int,
+    max_texts: int,
+) -> KeyHistory:
+    """The values of one bucket key in ``span`` (``[start, end]``) from the newest ``cap``
+    events of the range: every numeric one, and the newest ``max_texts`` text ones."""
+    start, end = span
     answer = service.retrieve(namespace, stream, start, end, descending=True, limit=cap)
     points: list[tuple[int, float]] = []
+    texts: list[tuple[int, str]] = []
     scanned = 0
     async for record in records(answer):
         scanned += 1
         event = _decode(record.payload)
         if not isinstance(event, dict) or event.get("key") != key:
             continue
-        number = numeric_value(event.get("value"))
+        value = event.get("value")
+        number = numeric_value(value)
         if number is not None:
             points.append((record.time, number))
+        elif isinstance(value, str) and len(texts) < max_texts:
+            texts.append((record.time, value))
     points.reverse()
-    return points, scanned >= cap
+    texts.reverse()
+    return KeyHistory(points, texts, scanned >= cap)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketName:
+    """An Initial State bucket as ``/api/buckets`` recorded it: its stream, key and name."""
+
+    stream: str
+    key: str
+    name: str
+
+
+async def bucket_names(service: EventService, namespace: str, limit: int) -> dict[str, BucketName]:
+    """Per stream, the newest name recorded for its bucket, from the newest ``limit`` records
+    of the namespace's bucket names (see :mod:`aion.server.reserved`)."""
+    found: dict[str, BucketName] = {}
+    for event in await newest_events(service, namespace, BUCKET_NAMES_STREAM, limit):
+        stream, key, name = event.get("stream"), event.get("bucketKey"), event.get("bucketName")
+        if isinstance(stream, str) and isinstance(key, str) and isinstance(name, str):
+            found.setdefault(stream, BucketName(stream, key, name))
+    return found

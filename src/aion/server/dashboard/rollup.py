@@ -45,13 +45,12 @@ INTERVALS: dict[str, RollupInterval] = {
     "day": RollupInterval("daily", 86_400, 30),
 }
 TRANSFORMS = ("mean", "min", "max", "sum", "count", "rate")
-# Without events these mean nothing; count, sum and rate are truly zero.
-_UNDEFINED_WHEN_EMPTY = frozenset({"mean", "min", "max"})
 
 
 @dataclass(frozen=True, slots=True)
 class Rollup:
-    """Per bucket (start in epoch seconds, oldest first) the transformed value or None."""
+    """Per bucket (start in epoch seconds, oldest first) the transformed value, or None for a
+    bucket without events (whatever the transform: an empty bucket is not a zero)."""
 
     points: list[tuple[int, float | None]]
     scanned: int
@@ -70,13 +69,13 @@ def _compute(
             by_time.setdefault(t, {_NAME: []})[_NAME].append(v)
         if by_time:
             series.bulk_insert(by_time)
-        # "count" beside the chosen transform tells an empty bucket from a zero result.
+        # "count" beside the chosen transform tells an empty bucket from a zero result: the
+        # library reads an empty bucket's sum, count and rate as 0, its mean, min, max as 0.
         rows = series.series(_NAME, interval, start=start, end=end, transform=["count", transform])
     points: list[tuple[int, float | None]] = []
     for bucket, result in sorted(rows.items()):
         value = result[transform]
-        empty = transform in _UNDEFINED_WHEN_EMPTY and not result["count"]
-        points.append((bucket, None if empty else float(value)))
+        points.append((bucket, float(value) if result["count"] else None))
     return points
 
 

@@ -19,7 +19,9 @@ __all__ = [
     "PAGE_RESPONSES",
     "REDIRECT_RESPONSES",
     "STATIC_OPENAPI",
+    "BucketNameOut",
     "BucketOut",
+    "BucketsOut",
     "ErrorOut",
     "HistoryOut",
     "KeyOut",
@@ -81,18 +83,36 @@ class KeyOut(msgspec.Struct, kw_only=True):
 
 class BucketOut(msgspec.Struct, kw_only=True):
     """A bucket (a stream of ``{key, value, @time}`` events) summarised from its newest
-    ``scanned`` events; ``skipped`` of them were not of that shape."""
+    ``scanned`` events; ``skipped`` of them were not of that shape. ``name``: the bucket name
+    ``/api/buckets`` recorded for the stream (null when none was)."""
 
     namespace: str
     stream: str
+    name: str | None = None
     keys: list[KeyOut]
     scanned: int
     skipped: int
 
 
+class BucketNameOut(msgspec.Struct, kw_only=True):
+    """An Initial State bucket: its stream, its bucket key and its newest bucket name."""
+
+    stream: str
+    key: str
+    name: str
+
+
+class BucketsOut(msgspec.Struct, kw_only=True):
+    """The named buckets of a namespace, by stream."""
+
+    namespace: str
+    buckets: list[BucketNameOut]
+
+
 class HistoryOut(msgspec.Struct, kw_only=True):
-    """One key's numeric history, downsampled to at most ``max_points`` points ``[ms,
-    value]``; ``truncated``: the scan cap cut older events off."""
+    """One key's history: its numeric values downsampled to at most ``max_points`` points
+    ``[ms, value]``, its newest ``max_points`` text values ``[ms, text]`` (both oldest first);
+    ``truncated``: the scan cap cut older events off."""
 
     namespace: str
     stream: str
@@ -101,6 +121,7 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     end_ms: int
     max_points: int
     points: list[tuple[int, float]]
+    texts: list[tuple[int, str]]
     truncated: bool
 
 

@@ -11,6 +11,9 @@ sends ``Last-Event-ID``, so the tail resumes where it was. The bounded lifetime 
 server shut down promptly: uvicorn waits for open responses to finish before it exits.
 Starlette cancels the generator as soon as the client disconnects.
 
+A sharded stream's record is shown with its data decoded (JSON or msgpack; other bytes as
+``data_base64``), not as the base64 envelope the store keeps it in.
+
 The tail follows id order, so an event written later whose ``@time`` is not after the last
 event sent (a client clock behind, or the very same tick) may not be shown live; it is in the
 store all the same.
@@ -19,6 +22,7 @@ store all the same.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,8 +31,9 @@ from aion.core.events import EventRecord
 from aion.core.ids import id_from_sort_key
 from aion.server.dashboard.reads import LATEST, records
 from aion.server.service import EventService
+from aion.streams.display import is_record_envelope, readable_event
 
-__all__ = ["TailSettings", "sse_message", "tail_stream"]
+__all__ = ["TailSettings", "shown_payload", "sse_message", "tail_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,21 @@ def _event_id(record: EventRecord) -> str:
     return str(id_from_sort_key(record.key))
 
 
+def shown_payload(payload: bytes) -> bytes:
+    """The JSON the tail sends for a stored event: a sharded-stream record's envelope with
+    its data decoded (:func:`aion.streams.display.readable_event`), any other event as
+    stored."""
+    if b'"partition_key"' not in payload:
+        return payload
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(event, dict) or not is_record_envelope(event):
+        return payload
+    return json.dumps(readable_event(event), separators=(",", ":")).encode()
+
+
 async def tail_stream(
     service: EventService,
     namespace: str,
@@ -72,7 +92,7 @@ async def tail_stream(
         backlog = [r async for r in records(answer)]
         for record in reversed(backlog):
             last_id = _event_id(record)
-            yield sse_message(last_id, record.payload)
+            yield sse_message(last_id, shown_payload(record.payload))
     # Tells the page the backlog is complete, so it can say "waiting for events".
     yield b"event: ready\ndata: {}\n\n"
     while time.monotonic() < deadline:
@@ -81,6 +101,6 @@ async def tail_stream(
         async for record in records(answer):
             last_id = _event_id(record)
             sent += 1
-            yield sse_message(last_id, record.payload)
+            yield sse_message(last_id, shown_payload(record.payload))
         if sent < settings.page_size:
             await asyncio.sleep(settings.poll_seconds)

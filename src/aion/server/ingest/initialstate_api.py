@@ -17,6 +17,11 @@ accepting more breaks no client), value at most 2000 characters, body at most 1 
 ``aion.core.jsonbody``. The buckets the router has seen are remembered, for the 201/204 answer
 of ``/api/buckets``, in an LRU of ``MAX_KNOWN_BUCKETS``: one it has forgotten is created again
 (201), as after a restart.
+
+Bucket names: ``/api/buckets`` records a bucket's ``bucketName`` as one event
+``{"bucketKey", "bucketName", "stream"}`` in the namespace's ``BUCKET_NAMES_STREAM``, the first
+time the router sees the bucket and whenever the name changes; the dashboard shows the newest
+name of each bucket beside its key.
 Errors use Initial State's JSON shape ``{"message": {"error": {"type", "message"}}}``.
 """
 
@@ -40,9 +45,11 @@ from aion.server.errors import initialstate_error
 from aion.server.ingest.dedupe import BATCH_ID_HEADER, BatchDeduplicator
 from aion.server.ingest.openapi import INITIALSTATE_BUCKETS, INITIALSTATE_EVENTS
 from aion.server.ingest.sink import EventSink, get_sink, namespace_for, read_body
+from aion.server.reserved import BUCKET_NAMES_STREAM
 
 __all__ = [
     "API_VERSION",
+    "BUCKET_NAMES_STREAM",
     "MAX_ACCEPT_VERSION_LENGTH",
     "MAX_BODY_BYTES",
     "MAX_BUCKET_KEY_LENGTH",
@@ -180,19 +187,26 @@ SinkDep = Annotated[EventSink, Depends(get_sink)]
 
 
 class _BucketMemory:
-    """The (namespace, stream) pairs of the buckets seen lately, the least recent forgotten
-    past ``capacity``."""
+    """The (namespace, stream) pairs of the buckets seen lately, with the bucket name last
+    recorded for each (None: none yet), the least recent forgotten past ``capacity``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], str | None] = OrderedDict()
 
-    def add(self, scope: tuple[str, str]) -> bool:
-        """Remember ``scope``; True when it was not remembered already."""
+    def name(self, scope: tuple[str, str]) -> str | None:
+        """The bucket name recorded for ``scope``, if remembered."""
+        return self._seen.get(scope)
+
+    def add(self, scope: tuple[str, str], name: str | None = None) -> bool:
+        """Remember ``scope`` (and its name, when given); True when it was not remembered
+        already."""
         if scope in self._seen:
             self._seen.move_to_end(scope)
+            if name is not None:
+                self._seen[scope] = name
             return False
-        self._seen[scope] = None
+        self._seen[scope] = name
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
         return True
@@ -252,7 +266,13 @@ def initialstate_router(
         except ValidationError as exc:  # a body over the limit is a 413 (TOO_LARGE)
             return initialstate_error(exc)
         scope = (namespace_for(request, namespace), stream)
-        if not known_buckets.add(scope):
+        if known_buckets.name(scope) != bucket_name:
+            record = {"bucketKey": bucket_key, "bucketName": bucket_name, "stream": stream}
+            try:
+                await sink.ingest(scope[0], BUCKET_NAMES_STREAM, [record])
+            except AionError as exc:  # a backend down is a 503 (UNAVAILABLE)
+                return initialstate_error(exc)
+        if not known_buckets.add(scope, bucket_name):
             return Response(status_code=204)
         return JSONResponse(
             {"bucketKey": bucket_key, "bucketName": bucket_name, "stream": stream},

@@ -1,8 +1,9 @@
 """The native batch ingestion endpoint: ``POST /v1/ingest/{namespace}/{stream}``.
 
-The body is a JSON array of events (gzip allowed). The batch is stored all or nothing, and
-a retried batch with the same ``X-Aion-Batch-Id`` is stored once. Aion's buffered clients
-(the non-blocking ``KronosClient`` among them) send here.
+The body is a JSON array of events (gzip allowed). The batch is stored all or nothing (with
+``?partial=true``, as Kronos's put: the valid events are stored, the refused ones named in
+``@errors``), and a retried batch with the same ``X-Aion-Batch-Id`` is stored once. Aion's
+buffered clients (the non-blocking ``KronosClient`` among them) send here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ from aion.server.ops.auth import request_namespace
 from aion.server.service import EventService
 
 __all__ = ["router"]
+
+
+def _flag(value: str | None, field: str) -> bool:
+    """A boolean query parameter: absent, ``false``/``0`` or ``true``/``1``."""
+    if value is None or value.lower() in ("false", "0"):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ValidationError(f"{field} must be true or false, not {value[:20]!r}", field)
 
 
 def router(dedupe_capacity: int = 100_000) -> APIRouter:
@@ -49,19 +59,31 @@ def router(dedupe_capacity: int = 100_000) -> APIRouter:
             ns = request_namespace(request)
 
             batch_id = request.headers.get(BATCH_ID_HEADER)
+            partial = _flag(request.query_params.get("partial"), "partial")
             fresh = True  # False when a store had the batch id (another process stored it)
+            inserted = len(events)
+            errors: list[str] = []
 
             async def store() -> None:
-                nonlocal fresh
-                fresh = await service.ingest(ns, stream, events, batch_id=batch_id)
+                nonlocal fresh, inserted
+                if partial:
+                    fresh, inserted, refused = await service.ingest_valid(
+                        ns, stream, events, batch_id=batch_id
+                    )
+                    errors.extend(refused)
+                else:
+                    fresh = await service.ingest(ns, stream, events, batch_id=batch_id)
 
             stored = await dedupe.run_once(f"{ns}/{stream}", batch_id, store) and fresh
         except AionError as exc:  # a body over the limit is a 413, see aion.server.errors
             return kronos_error(exc)
-        return json_response(
-            {"stream": stream, "namespace": ns, "inserted": len(events) if stored else 0,
-             "duplicate": not stored, "@success": True}
-        )  # fmt: skip
+        body: dict[str, Any] = {
+            "stream": stream, "namespace": ns, "inserted": inserted if stored else 0,
+            "duplicate": not stored, "@success": not errors,
+        }  # fmt: skip
+        if errors:
+            body["@errors"] = errors
+        return json_response(body)
 
     routes: list[tuple[str, Callable[..., Awaitable[Response]]]] = [
         ("/v1/ingest/{stream}", ingest_default),

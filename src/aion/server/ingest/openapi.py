@@ -46,7 +46,9 @@ _INGEST: dict[str, Any] = {
     ),
     "responses": {
         "200": {
-            "description": "Stored (or a duplicate of a stored batch id: `duplicate`).",
+            "description": "Stored (or a duplicate of a stored batch id: `duplicate`). With "
+            "`partial=true`, the valid events are stored and `@errors` names the refused ones "
+            "(`@success` is then false).",
             "content": json_content(
                 {
                     "type": "object",
@@ -55,7 +57,8 @@ _INGEST: dict[str, Any] = {
                         "namespace": _STR,
                         "inserted": {"type": "integer"},
                         "duplicate": {"type": "boolean"},
-                        "@success": {"const": True},
+                        "@success": {"type": "boolean"},
+                        "@errors": {"type": "array", "items": _STR},
                     },
                     "required": ["stream", "namespace", "inserted", "duplicate", "@success"],
                 }
@@ -74,7 +77,25 @@ def ingest_operation(path: str) -> dict[str, Any]:
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": _PATH_NAME} for name in names
     ]
-    return {**_INGEST, "parameters": [*parameters, BATCH_ID_PARAMETER, CONTENT_ENCODING_PARAMETER]}
+    return {
+        **_INGEST,
+        "parameters": [
+            *parameters,
+            _PARTIAL_PARAMETER,
+            BATCH_ID_PARAMETER,
+            CONTENT_ENCODING_PARAMETER,
+        ],
+    }
+
+
+_PARTIAL_PARAMETER: dict[str, Any] = {
+    "name": "partial",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean", "default": False},
+    "description": "Kronos's partial success: store the valid events of the batch and name "
+    "the refused ones in `@errors` (HTTP 200), instead of refusing the whole batch (400).",
+}
 
 
 # --- Initial State ---------------------------------------------------------------------------

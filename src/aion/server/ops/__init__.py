@@ -1,7 +1,10 @@
 """Operations: what wraps every wire family rather than being one.
 
 - API keys: :mod:`.auth_rules` (the pure decisions), :mod:`.auth` (the ASGI key check that
-  refuses in the family's shape), :mod:`.keys` (the hashed keys in ``keys.db``) and
+  refuses in the family's shape), :mod:`.keys` (the store contract and the hashed keys in
+  ``keys.db``), :mod:`.keys_postgres` and :mod:`.keys_redis` (a cluster's keys and shared
+  secrets in PostgreSQL or Redis),
+  :mod:`.keys_cluster` (which store a config uses; a cluster's start rule) and
   :mod:`.keys_ring` (the keys in force);
 - probes and metrics: :mod:`.health` (``/healthz``, ``/readyz``), :mod:`.metrics`
   (``/metrics``), :mod:`.openapi` (their description);

@@ -5,7 +5,8 @@ The decisions (which scope and namespace a request needs, what a key allows) liv
 once (refusing a repeated security-relevant header with 400), refreshes the :class:`KeyRing`,
 and writes the 401 or 403. Where only the body names the namespace (Kronos), the handler that
 decodes the body authorizes it with :func:`authorize_namespace`. While no key exists, every
-request passes the key check.
+request passes the key check. While a cluster server has not yet read its shared keys store
+(its database is down), requests that need a key are answered 503.
 
 Every request's namespace is put in the ASGI scope as ``aion.namespace`` (and the key's id as
 ``aion.key_id``), for the access log. Refusals are rendered by :mod:`aion.server.errors`, in
@@ -23,7 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aion.errors import AionError, Forbidden, Unauthorized
+from aion.errors import AionError, BackendUnavailable, Forbidden, Unauthorized
 from aion.server.config import AionConfig
 from aion.server.errors import error_response, status_of
 from aion.server.families import Family
@@ -33,12 +34,18 @@ from aion.server.ops.auth_rules import (
     Requirement,
     authorize,
     credential_of,
+    is_documentation,
     key_namespace,
     requirement_of,
     single_valued,
 )
 from aion.server.ops.auth_rules import Scope as AuthScope
-from aion.server.ops.keys import KeyStore
+from aion.server.ops.keys_cluster import (
+    LOCAL_REFRESH_SECONDS,
+    SHARED_REFRESH_SECONDS,
+    open_key_store,
+    shared_store_backend,
+)
 from aion.server.ops.keys_ring import KeyRing
 
 __all__ = [
@@ -66,7 +73,7 @@ REQUEST_SCOPE = "aion.request"
 GRANT_SCOPE = "aion.grant"
 """The key's :class:`Grant`, for handlers whose answer depends on it (a body's namespace,
 the dashboard's list of namespaces)."""
-_REFUSALS = {400: "bad_request", 401: "unauthorized", 403: "forbidden"}
+_REFUSALS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 503: "keys_unavailable"}
 
 
 class AuthMiddleware:
@@ -102,6 +109,9 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         await self.keyring.refresh()
+        if not self.keyring.ready:
+            await _refuse(scope, receive, send, need.family, _keys_unavailable(self.keyring))
+            return
         if not self.keyring.enabled:
             await self.app(scope, receive, send)
             return
@@ -123,6 +133,12 @@ class AuthMiddleware:
             await _refuse(scope, receive, send, need.family, exc)
             return
         await self.app(scope, receive, send)
+
+
+def _keys_unavailable(keyring: KeyRing) -> BackendUnavailable:
+    return BackendUnavailable(
+        "API keys", f"the keys in {keyring.where} cannot be read yet; retry shortly"
+    )
 
 
 def request_target(scope: Mapping[str, Any]) -> Requirement:
@@ -179,13 +195,13 @@ async def _refuse(
         return
     response = error_response(family, exc)
     if status == 401:
-        response.headers["www-authenticate"] = _challenge(family)
+        response.headers["www-authenticate"] = _challenge(family, scope.get("path", "/"))
     await response(scope, receive, send)
 
 
-def _challenge(family: Family) -> str:
-    # A browser on the dashboard gets a login prompt (the key as the password).
-    if family is Family.DASHBOARD:
+def _challenge(family: Family, path: str) -> str:
+    # A browser on the dashboard or the API docs gets a login prompt (the key as the password).
+    if family is Family.DASHBOARD or is_documentation(path):
         return 'Basic realm="aion", charset="UTF-8"'
     return 'Bearer realm="aion"'
 
@@ -200,7 +216,13 @@ def install_auth(app: FastAPI, config: AionConfig) -> KeyRing:
     """Add the key check to ``app`` as its innermost middleware, wherever this is called: the
     body limit applies first, refusals still get CORS headers, and the access log and metrics
     see them."""
-    keyring = KeyRing(KeyStore(config.data_dir))
+    shared = shared_store_backend(config) is not None
+    keyring = KeyRing(
+        open_key_store(config),
+        min_interval=SHARED_REFRESH_SECONDS if shared else LOCAL_REFRESH_SECONDS,
+        shared=shared,
+        required=shared and not config.open_access,
+    )
     app.state.keyring = keyring
     # add_middleware puts a middleware outside the others; appending puts it inside them.
     app.user_middleware.append(

@@ -43,6 +43,7 @@ __all__ = [
     "authorize",
     "credential_of",
     "effective_scopes",
+    "is_documentation",
     "is_loopback",
     "parse_scopes",
     "requirement_of",
@@ -53,7 +54,8 @@ ALL_NAMESPACES = "*"
 """A key's namespace that stands for every namespace."""
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
-"""The only paths answered without a key (probes must work without secrets)."""
+"""The paths answered without a key (probes must work without secrets); so is ``GET /``,
+the redirect to the dashboard, which tells nothing."""
 
 _KINESIS_PREFIX = "Kinesis_20131202."
 SINGLE_HEADERS = frozenset(
@@ -178,6 +180,9 @@ def requirement_of(
     if path in PUBLIC_PATHS or method == "OPTIONS":
         # OPTIONS: CORS preflights never carry credentials; the CORS layer answers them.
         return Requirement(Family.OPERATIONS, None, None)
+    if path == "/" and method == "GET":
+        # The redirect to the dashboard tells nothing; the dashboard then asks for a key.
+        return Requirement(Family.OPERATIONS, None, None)
     if path.startswith("/1.0/"):
         body_scope = _KRONOS_BODY_SCOPES.get(path)
         if body_scope is None:
@@ -215,9 +220,15 @@ def requirement_of(
     if path == "/metrics":
         # Metrics name the namespaces and streams of every tenant: only an all-namespace key.
         return Requirement(Family.OPERATIONS, Scope.READ, ALL_NAMESPACES)
-    if path in _DOCS_PATHS:
+    if is_documentation(path):
         return Requirement(Family.OPERATIONS, Scope.READ, None)
     return Requirement(Family.OTHER, Scope.READ, None)
+
+
+def is_documentation(path: str) -> bool:
+    """Whether ``path`` is the OpenAPI document, a page that renders it, or one of their
+    files: pages a person opens in a browser, like the dashboard."""
+    return path in _DOCS_PATHS or path.startswith("/docs/assets/")
 
 
 def _streams_scope(method: str, parts: list[str]) -> Scope:

@@ -8,7 +8,8 @@
 - ``aion_http_requests_in_flight``;
 - ``aion_http_errors_total{route, kind}``: ``client`` (4xx), ``server`` (5xx), ``exception``
   (the app raised);
-- ``aion_auth_refusals_total{reason}``: ``unauthorized`` (401) and ``forbidden`` (403);
+- ``aion_auth_refusals_total{reason}``: ``unauthorized`` (401), ``forbidden`` (403) and
+  ``keys_unavailable`` (503, a cluster's keys not read yet);
 - ``aion_events_ingested_total{namespace, stream}``: events stored through the event service
   (Kronos, native ingest, Initial State, Samsara), counted once per acknowledged write. Label
   values are capped (:class:`LabelCap`): past ``max_streams`` pairs new streams count as

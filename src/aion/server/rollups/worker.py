@@ -34,7 +34,7 @@ from aion.streams.protocol import (
     StreamLog,
     StreamNotFound,
 )
-from aion.timeseries import Advance, StoreError, Timeseries
+from aion.timeseries import Advance, StoreError, Timeseries, read_number
 
 __all__ = ["RollupWorker", "RuleStats"]
 
@@ -150,8 +150,14 @@ class RollupWorker:
             return ts
 
         def build() -> Timeseries:
+            # Numbers read back as numbers on every backend (Redis returns text), so the
+            # rule's buckets take transforms over HTTP, the CLI and the dashboard.
             return Timeseries(
-                rule.backend, type=rule.type, intervals=rule.intervals, **rule.options
+                rule.backend,
+                type=rule.type,
+                intervals=rule.intervals,
+                read_func=read_number,
+                **rule.options,
             )
 
         try:

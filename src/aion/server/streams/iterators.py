@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from aion.errors import ValidationError
+from aion.errors import BackendUnavailable, ValidationError
 from aion.streams.protocol import Position, PositionKind
 
 __all__ = [
@@ -147,15 +147,26 @@ class IteratorCodec:
 def codec_for(state: Any) -> IteratorCodec:
     """The app's iterator codec (``app.state.iterator_codec``), made once on first use.
 
-    The key comes from ``config.extra["iterator_secret"]`` when set; otherwise it is derived
-    from the node id and data directory, so every worker of one server accepts the iterators
-    of the others (integrity, not secrecy: see the module docstring).
+    The key comes from ``config.extra["iterator_secret"]`` when set. Otherwise a cluster
+    server (one with a shared keys store) uses the secret kept in that store, made once by the
+    first server that asked, so every server of the cluster accepts the others' iterators;
+    until its key ring has read it, this raises ``BackendUnavailable`` (503). A single server
+    derives the key from its node id and data directory, so every worker of one server accepts
+    the iterators of the others (integrity, not secrecy: see the module docstring).
     """
     codec = getattr(state, "iterator_codec", None)
     if isinstance(codec, IteratorCodec):
         return codec
     config = state.config
-    secret = config.extra.get("iterator_secret") or f"{config.node_id}:{config.data_dir}"
+    keyring = getattr(state, "keyring", None)
+    secret = config.extra.get("iterator_secret")
+    if not secret and keyring is not None and keyring.shared:
+        secret = keyring.iterator_secret
+        if secret is None:
+            raise BackendUnavailable(
+                "API keys", f"the iterator secret in {keyring.where} cannot be read yet"
+            )
+    secret = secret or f"{config.node_id}:{config.data_dir}"
     codec = IteratorCodec.from_secret(str(secret))
     state.iterator_codec = codec
     return codec

@@ -36,8 +36,10 @@ from aion.server.streams.kinesis_shapes import (
     CONTENT_TYPE,
     MAX_PUT_RECORDS,
     MAX_PUT_RECORDS_BYTES,
+    MAX_STREAM_NAME_LENGTH,
     TARGET_PREFIX,
     KinesisError,
+    check_length,
     decode_data,
     description_shape,
     epoch_to_kronos,
@@ -57,6 +59,7 @@ from aion.server.streams.kinesis_shapes import (
     stream_arn,
     stream_name_of,
     summary_shape,
+    validation_error,
 )
 from aion.streams.protocol import (
     MAX_SEQUENCE,
@@ -104,6 +107,7 @@ def _stream(call: _Call, body: dict[str, Any]) -> str:
 async def create_stream(call: _Call, body: dict[str, Any]) -> dict[str, Any]:
     """CreateStream: refused with ResourceInUseException when the name is taken."""
     name = call.stream = require_str(body, "StreamName")
+    check_length(name, "streamName", 1, MAX_STREAM_NAME_LENGTH)
     shards = optional_int(body, "ShardCount", 1, 10_000) or DEFAULT_SHARD_COUNT
     try:
         await call.log.describe_stream(call.namespace, name)
@@ -209,11 +213,17 @@ async def put_records(call: _Call, body: dict[str, Any]) -> dict[str, Any]:
     so an outage fails every record (ErrorCode InternalFailure) and callers retry them."""
     name = _stream(call, body)
     entries = body.get("Records")
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_PUT_RECORDS:
-        raise KinesisError(
-            "ValidationException",
-            "1 validation error detected: Value at 'records' failed to satisfy constraint: "
-            f"Member must have length between 1 and {MAX_PUT_RECORDS}",
+    if entries is None:
+        raise validation_error(None, "records", "must not be null")
+    if not isinstance(entries, list):
+        raise KinesisError("SerializationException", "Records must be a list")
+    if not entries:
+        raise validation_error("[]", "records", "must have length greater than or equal to 1")
+    if len(entries) > MAX_PUT_RECORDS:
+        raise validation_error(
+            f"[{len(entries)} PutRecordsRequestEntry]",
+            "records",
+            f"must have length less than or equal to {MAX_PUT_RECORDS}",
         )
     records: list[AppendRecord] = []
     total = 0
@@ -223,7 +233,8 @@ async def put_records(call: _Call, body: dict[str, Any]) -> dict[str, Any]:
         key = partition_key_of(entry, f"records.{i + 1}.member.partitionKey")
         data = decode_data(entry, key, f"records.{i + 1}.member.data")
         total += len(data) + len(key.encode("utf-8"))
-        records.append(AppendRecord(key, data, parse_explicit_hash_key(entry)))
+        hash_key = parse_explicit_hash_key(entry, f"records.{i + 1}.member.explicitHashKey")
+        records.append(AppendRecord(key, data, hash_key))
     if total > MAX_PUT_RECORDS_BYTES:
         raise invalid(f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1024 * 1024)} MB limit")
     try:
@@ -248,11 +259,10 @@ def _sequence(body: dict[str, Any]) -> int:
         raise invalid("StartingSequenceNumber is required for this ShardIteratorType")
     if not isinstance(raw, str) or _SEQUENCE.match(raw) is None:
         shown = raw[:64] + "..." if isinstance(raw, str) and len(raw) > 64 else raw
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value '{shown}' at 'startingSequenceNumber' failed "
-            f"to satisfy constraint: Member must satisfy regular expression pattern: "
-            f"{_SEQUENCE_PATTERN}",
+        raise validation_error(
+            str(shown),
+            "startingSequenceNumber",
+            f"must satisfy regular expression pattern: {_SEQUENCE_PATTERN}",
         )
     sequence = int(raw)
     if sequence > MAX_SEQUENCE:
@@ -268,10 +278,9 @@ def _position(body: dict[str, Any]) -> Position:
     try:
         parsed = PositionKind(kind)
     except ValueError as exc:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value '{kind}' at 'shardIteratorType' failed to "
-            f"satisfy constraint: Member must satisfy enum value set: {list(PositionKind)}",
+        kinds = ", ".join(k.value for k in PositionKind)
+        raise validation_error(
+            kind, "shardIteratorType", f"must satisfy enum value set: [{kinds}]"
         ) from exc
     if parsed in (PositionKind.AT_SEQUENCE_NUMBER, PositionKind.AFTER_SEQUENCE_NUMBER):
         return Position(parsed, _sequence(body))

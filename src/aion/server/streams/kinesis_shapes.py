@@ -36,16 +36,21 @@ __all__ = [
     "ACCOUNT_ID",
     "CONTENT_TYPE",
     "FOREVER_HOURS",
+    "HASH_KEY_PATTERN",
     "MAX_PUT_RECORDS",
     "MAX_PUT_RECORDS_BYTES",
+    "MAX_STREAM_NAME_LENGTH",
     "TARGET_PREFIX",
     "KinesisError",
+    "blob_value",
+    "check_length",
     "decode_data",
     "description_shape",
     "epoch_to_kronos",
     "error_of",
     "format_shard_id",
     "invalid",
+    "member_path",
     "optional_int",
     "optional_str",
     "page_token",
@@ -60,6 +65,7 @@ __all__ = [
     "stream_arn",
     "stream_name_of",
     "summary_shape",
+    "validation_error",
 ]
 
 TARGET_PREFIX = "Kinesis_20131202."
@@ -73,6 +79,12 @@ FOREVER_HOURS = 876_000
 MAX_PUT_RECORDS = 500
 MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
 """PutRecords takes at most 500 records and 5 MiB of data and keys together (Kinesis)."""
+
+MAX_STREAM_NAME_LENGTH = 128
+"""A Kinesis stream name is 1 to 128 characters."""
+
+HASH_KEY_PATTERN = "0|([1-9]\\d{0,38})"
+"""The pattern of ``ExplicitHashKey`` in Kinesis's service model, as its messages show it."""
 
 # ASCII only: \d, \w and int() also take other scripts' digits and letters.
 _SHARD_ID = re.compile(r"^shardId-([0-9]{1,12})\Z")
@@ -103,6 +115,46 @@ def invalid(message: str) -> KinesisError:
     return KinesisError("InvalidArgumentException", message)
 
 
+def member_path(name: str) -> str:
+    """The path AWS names a member by in a validation message: ``StreamName`` →
+    ``streamName`` (a path like ``records.1.member.data`` stays as it is)."""
+    return name[:1].lower() + name[1:]
+
+
+def validation_error(value: str | None, where: str, constraint: str) -> KinesisError:
+    """A ``ValidationException`` in AWS's own wording, which clients match on (async-kinesis
+    shrinks its batch on "Member must have length less than or equal to 500"):
+    ``1 validation error detected: Value 'v' at 'where' failed to satisfy constraint: Member
+    must ...``; ``value`` None is shown as ``null``."""
+    shown = "null" if value is None else f"'{value}'"
+    return KinesisError(
+        "ValidationException",
+        f"1 validation error detected: Value {shown} at '{where}' failed to satisfy "
+        f"constraint: Member {constraint}",
+    )
+
+
+def blob_value(size: int) -> str:
+    """How AWS shows a data blob's value in a validation message."""
+    return f"java.nio.HeapByteBuffer[pos=0 lim={size} cap={size}]"
+
+
+def check_length(value: str, where: str, low: int, high: int, shown: str | None = None) -> None:
+    """A ``ValidationException`` when ``value`` is not ``low`` to ``high`` characters long."""
+    if len(value) < low:
+        raise validation_error(
+            value if shown is None else shown,
+            where,
+            f"must have length greater than or equal to {low}",
+        )
+    if len(value) > high:
+        raise validation_error(
+            value if shown is None else shown,
+            where,
+            f"must have length less than or equal to {high}",
+        )
+
+
 def error_of(exc: AionError, stream: str | None) -> KinesisError:
     """The Kinesis error for an Aion error raised by the StreamLog or the iterator codec: the
     code Kinesis uses for it, the status every family gives it."""
@@ -119,11 +171,7 @@ def require_str(body: dict[str, Any], name: str) -> str:
     """A required string member, or a ``ValidationException`` naming it."""
     value = body.get(name)
     if value is None:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value null at '{name}' failed to satisfy "
-            "constraint: Member must not be null",
-        )
+        raise validation_error(None, member_path(name), "must not be null")
     if not isinstance(value, str):
         raise KinesisError("SerializationException", f"{name} must be a string")
     return value
@@ -144,11 +192,13 @@ def optional_int(body: dict[str, Any], name: str, low: int, high: int) -> int | 
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise KinesisError("SerializationException", f"{name} must be an integer")
-    if not low <= value <= high:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
-            f"constraint: Member must have value between {low} and {high}",
+    if value < low:
+        raise validation_error(
+            str(value), member_path(name), f"must have value greater than or equal to {low}"
+        )
+    if value > high:
+        raise validation_error(
+            str(value), member_path(name), f"must have value less than or equal to {high}"
         )
     return value
 
@@ -157,6 +207,7 @@ def stream_name_of(body: dict[str, Any]) -> str:
     """The stream a request names, by ``StreamName`` or by ``StreamARN``."""
     name = optional_str(body, "StreamName")
     if name is not None:
+        check_length(name, "streamName", 1, MAX_STREAM_NAME_LENGTH)
         return name
     arn = optional_str(body, "StreamARN")
     if arn is not None:
@@ -197,17 +248,10 @@ def partition_key_of(entry: dict[str, Any], where: str = "partitionKey") -> str:
     """A record's partition key: required, 1 to 256 characters."""
     key = entry.get("PartitionKey")
     if key is None:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value null at '{where}' failed to satisfy "
-            "constraint: Member must not be null",
-        )
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_PARTITION_KEY_LENGTH:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value at '{where}' failed to satisfy constraint: "
-            f"Member must have length between 1 and {MAX_PARTITION_KEY_LENGTH}",
-        )
+        raise validation_error(None, where, "must not be null")
+    if not isinstance(key, str):
+        raise KinesisError("SerializationException", "PartitionKey must be a string")
+    check_length(key, where, 1, MAX_PARTITION_KEY_LENGTH)
     return key
 
 
@@ -215,11 +259,7 @@ def decode_data(entry: dict[str, Any], key: str, where: str = "data") -> bytes:
     """A record's ``Data`` blob (base64 on the wire), at most 1 MiB with its key."""
     raw = entry.get("Data")
     if raw is None:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value null at '{where}' failed to satisfy "
-            "constraint: Member must not be null",
-        )
+        raise validation_error(None, where, "must not be null")
     if not isinstance(raw, str):
         raise KinesisError("SerializationException", "Data must be a base64 string")
     try:
@@ -227,23 +267,33 @@ def decode_data(entry: dict[str, Any], key: str, where: str = "data") -> bytes:
         data = base64.b64decode(raw, validate=True)
     except ValueError as exc:
         raise KinesisError("SerializationException", "Data is not valid base64") from exc
-    if len(data) + len(key.encode("utf-8")) > MAX_RECORD_BYTES:
-        raise KinesisError(
-            "ValidationException",
-            f"1 validation error detected: Value at '{where}' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_RECORD_BYTES} "
-            "(with the partition key)",
+    # A record is at most 1 MiB with its partition key: the data may hold what the key leaves.
+    room = MAX_RECORD_BYTES - len(key.encode("utf-8"))
+    if len(data) > room:
+        raise validation_error(
+            blob_value(len(data)), where, f"must have length less than or equal to {room}"
         )
     return data
 
 
-def parse_explicit_hash_key(entry: dict[str, Any]) -> int | None:
+def parse_explicit_hash_key(entry: dict[str, Any], where: str = "explicitHashKey") -> int | None:
     """``ExplicitHashKey``, a decimal 128-bit integer that overrides the key's MD5."""
     raw = entry.get("ExplicitHashKey")
     if raw is None:
         return None
-    if not isinstance(raw, str) or not _HASH_KEY.match(raw) or int(raw) >= HASH_KEY_SPACE:
-        raise invalid(f"ExplicitHashKey {raw!r} is not a decimal integer in [0, 2^128)")
+    if not isinstance(raw, str):
+        raise KinesisError("SerializationException", "ExplicitHashKey must be a string")
+    if not _HASH_KEY.match(raw):
+        raise validation_error(
+            raw[:64] + "..." if len(raw) > 64 else raw,
+            where,
+            f"must satisfy regular expression pattern: {HASH_KEY_PATTERN}",
+        )
+    if int(raw) >= HASH_KEY_SPACE:
+        raise invalid(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+            f"Specified value was {raw}"
+        )
     return int(raw)
 
 

@@ -1,6 +1,7 @@
 """The native JSON streams API under ``/v1/streams``.
 
-Streams with shards and retention; puts with partition keys (one or a batch, all or none);
+Streams with shards and retention; puts with partition keys (one or a batch, all or none; a
+put to a stream that does not exist creates it with the server's ``default_stream_shards``);
 reads through opaque shard iterators with long-poll; consumer-group checkpoints and leases
 (compare-and-set), and group membership (join / heartbeat / leave) so remote workers share
 shards by the same rules as in-process ones. Every route takes ``?namespace=`` (default: the
@@ -46,9 +47,11 @@ from aion.server.streams.native_shapes import (
 )
 from aion.streams.groups.membership import heartbeat, leave
 from aion.streams.protocol import (
+    AppendRecord,
     Position,
     PositionKind,
     StreamLog,
+    StreamNotFound,
     parse_sequence,
 )
 from aion.streams.rules import check_lease_version
@@ -142,22 +145,41 @@ def _placed(shard: int, sequence: int) -> dict[str, Any]:
     return {"shard": shard, "shard_id": f"shardId-{shard:012d}", "sequence": str(sequence)}
 
 
+async def _append(request: Request, records: list[AppendRecord]) -> list[tuple[int, int]]:
+    """Append to the stream the path names; a stream that does not exist yet is created with
+    the server's ``default_stream_shards`` (0: refused with StreamNotFound, as before)."""
+    log, namespace, stream = _log(request), request_namespace(request), _stream(request)
+    try:
+        return await log.append(namespace, stream, records)
+    except StreamNotFound:
+        shards: int = request.app.state.config.default_stream_shards
+        if shards < 1:
+            raise
+    try:
+        await log.create_stream(namespace, stream, shards)
+    except ValidationError as exc:
+        # Another request created it first with another shard count: append to that one.
+        if exc.field != "shards":
+            raise
+    return await log.append(namespace, stream, records)
+
+
 async def put_record(request: Request) -> Response:
-    """Append one record; answers its shard and sequence number."""
+    """Append one record (creating the stream on its first put); answers its shard and
+    sequence number."""
     record = to_append(parse_body(await request.body(), RecordIn))
-    [(shard, sequence)] = await _log(request).append(
-        request_namespace(request), _stream(request), [record]
-    )
+    [(shard, sequence)] = await _append(request, [record])
     return _json(_placed(shard, sequence))
 
 
 async def put_records(request: Request) -> Response:
-    """Append up to 500 records, all or none; answers shard and sequence per record, in order."""
+    """Append up to 500 records, all or none (creating the stream on its first put); answers
+    shard and sequence per record, in order."""
     body = parse_body(await request.body(), PutRecordsBody)
     if not 1 <= len(body.records) <= MAX_PUT_RECORDS:
         raise ValidationError(f"records must hold 1 to {MAX_PUT_RECORDS} records", "records")
     records = [to_append(r, i) for i, r in enumerate(body.records)]
-    placed = await _log(request).append(request_namespace(request), _stream(request), records)
+    placed = await _append(request, records)
     return _json({"records": [_placed(shard, sequence) for shard, sequence in placed]})
 
 

@@ -30,6 +30,7 @@ from aion.streams.protocol import (
 from aion.streams.rules import (
     ReadBudget,
     check_checkpoint,
+    check_checkpoint_end,
     check_lease_version,
     check_limit,
     check_shard,
@@ -210,7 +211,7 @@ class MemoryStreamLog:
         expected: int | None = None,
     ) -> bool:
         check_checkpoint(sequence, expected)
-        self._shard(namespace, stream, shard)
+        check_checkpoint_end(sequence, self._shard(namespace, stream, shard).last)
         held = self._stream(namespace, stream).checkpoints.setdefault(group, {})
         if not checkpoint_matches(held.get(shard, 0), expected):
             return False

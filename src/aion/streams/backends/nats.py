@@ -1,5 +1,8 @@
 """The NATS JetStream StreamLog (nats-py): one JetStream stream per Aion stream, one subject
-per shard.
+per shard, ``<stream>.<incarnation>.<shard>``: each making of a stream has a fresh incarnation
+id, so a server publishing to a stream another server deleted (or made again, perhaps with
+another shard count) reaches no JetStream stream and has nothing stored; it then looks the
+stream up again and publishes once more. Reads compare the incarnation in the stream's info.
 
 Sequence numbers are JetStream stream sequences: they increase per shard (the stream's
 sequence is shared by its subjects, so a shard's numbers have gaps). The record's bytes are
@@ -27,7 +30,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,15 +64,19 @@ from aion.streams.protocol import (
 from aion.streams.registry import url_options
 from aion.streams.rules import (
     ReadBudget,
+    StaleStream,
     StreamInfoCache,
     check_checkpoint,
+    check_checkpoint_end,
     check_lease_version,
     check_limit,
     check_shard_count,
     checkpoint_matches,
+    fresh_retry,
     lease_after_cas,
     lease_from_text,
     lease_text,
+    new_incarnation,
     read_result,
     shard_bounds,
     stream_description,
@@ -82,15 +89,32 @@ _KEY_HEADER = "Aion-Key"
 _META_NS = "aion_namespace"
 _META_STREAM = "aion_stream"
 _META_SHARDS = "aion_shards"
+_META_INCARNATION = "aion_incarnation"
 _INACTIVE_SECONDS = 60.0
 """JetStream drops a read's consumer after this long without a pull request."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Info:
+    """A stream as a server caches it: its JetStream stream, shape and incarnation ('' for a
+    stream made before incarnations were kept, whose subjects are ``<name>.<shard>``)."""
+
     name: str
     shards: int
     retention_seconds: int | None
+    incarnation: str = ""
+
+    @property
+    def base(self) -> str:
+        """Its shards' subjects' common part: ``<name>.<incarnation>``. The subjects name the
+        incarnation, so a publish meant for a stream that was since deleted or made again
+        reaches no stream at all (JetStream answers "no responders") and is never stored in
+        the new one, whatever its shard count."""
+        return f"{self.name}.{self.incarnation}" if self.incarnation else self.name
+
+    def subject(self, shard: int) -> str:
+        """The subject of one shard."""
+        return f"{self.base}.{shard}"
 
 
 @dataclass(slots=True)
@@ -121,6 +145,7 @@ class NatsStreamLog:
         self._infos = StreamInfoCache(self._load_info)
         self._cursors: dict[tuple[str, int], _Cursor] = {}
         self._buckets: dict[str, KeyValue] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> NatsStreamLog:
@@ -188,9 +213,6 @@ class NatsStreamLog:
         digest = hashlib.sha1(f"{ns}/{stream}".encode()).hexdigest()[:24]
         return f"{self.prefix}_{digest}"
 
-    def _subject(self, name: str, shard: int) -> str:
-        return f"{name}.{shard}"
-
     async def _load_info(self, ns: str, stream: str) -> _Info:
         name = self.stream_name(ns, stream)
         with self._mapped():
@@ -204,56 +226,98 @@ class NatsStreamLog:
         self, namespace: str, stream: str, shards: int = 1, retention_seconds: int | None = None
     ) -> StreamDescription:
         check_new_stream(namespace, stream, shards, retention_seconds)
+        self._infos.forget(namespace, stream)  # another server may have deleted it
         try:
             found = await self._infos.stream(namespace, stream)
         except StreamNotFound:
             name = self.stream_name(namespace, stream)
+            found = _Info(name, shards, retention_seconds, new_incarnation())
+            meta = {_META_NS: namespace, _META_STREAM: stream, _META_SHARDS: shards}
             config = api.StreamConfig(
                 name=name,
-                subjects=[f"{name}.*"],
+                subjects=[f"{found.base}.*"],
                 max_age=float(retention_seconds) if retention_seconds else None,
                 allow_direct=True,
                 # In the description, not ``metadata``: servers before 2.10 drop metadata.
-                description=json.dumps(
-                    {_META_NS: namespace, _META_STREAM: stream, _META_SHARDS: shards}
-                ),
+                description=json.dumps({**meta, _META_INCARNATION: found.incarnation}),
             )
             with self._mapped():
-                await self.js.add_stream(config)
-            found = _Info(name, shards, retention_seconds)
+                try:
+                    await self.js.add_stream(config)
+                except nats.js.errors.BadRequestError:
+                    # Another server made it first (its own incarnation): that one stands.
+                    self._infos.forget(namespace, stream)
+                    found = await self._infos.stream(namespace, stream)
         check_shard_count(stream, found.shards, shards)
         return await self.describe_stream(namespace, stream)
 
-    async def _bounds(self, name: str, shard: int) -> tuple[int, int, int | None]:
-        """(trim mark, last sequence, arrival time of the last record) of a shard."""
+    async def _bounds(
+        self, name: str, shard: int, expect: _Info | None = None
+    ) -> tuple[int, int, int | None]:
+        """(trim mark, last sequence, arrival time of the last record) of a shard of the
+        stream as it is now; StaleStream when that is not ``expect`` (what was cached)."""
         with self._mapped():
-            info = await self.js.stream_info(name)
+            try:
+                info = await self.js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                raise StaleStream from None
+            now = _info_of(name, info.config)
+            if expect is not None and (now.incarnation, now.shards) != (
+                expect.incarnation,
+                expect.shards,
+            ):
+                raise StaleStream
             trimmed = max(0, info.state.first_seq - 1)
             try:
-                newest = await self.js.get_last_msg(name, self._subject(name, shard))
+                newest = await self.js.get_last_msg(name, now.subject(shard))
             except nats.js.errors.NotFoundError:
                 return trimmed, trimmed, None
         assert newest.seq is not None
         return trimmed, newest.seq, _time_of_raw(newest)
 
     async def describe_stream(self, namespace: str, stream: str) -> StreamDescription:
-        found = await self._infos.stream(namespace, stream)
-        bounds = []
-        for i in range(found.shards):
-            trimmed, last, _ = await self._bounds(found.name, i)
-            bounds.append(shard_bounds(trimmed, last))
-        return stream_description(namespace, stream, bounds, found.retention_seconds)
+        async def attempt() -> StreamDescription:
+            found = await self._infos.stream(namespace, stream)
+            bounds = []
+            for i in range(found.shards):
+                trimmed, last, _ = await self._bounds(found.name, i, found)
+                bounds.append(shard_bounds(trimmed, last))
+            return stream_description(namespace, stream, bounds, found.retention_seconds)
+
+        self._infos.forget(namespace, stream)
+        return await fresh_retry(attempt, self._fresh(namespace, stream), namespace, stream)
+
+    def _fresh(self, namespace: str, stream: str) -> Callable[[], None]:
+        """What :func:`fresh_retry` calls when the cached stream turned out stale: forget it,
+        and drop the read consumers of any incarnation of it."""
+        name = self.stream_name(namespace, stream)
+
+        def forget() -> None:
+            self._infos.forget(namespace, stream)
+            for key in [k for k in self._cursors if k[0].split(".")[0] == name]:
+                task = asyncio.get_running_loop().create_task(self._drop(self._cursors.pop(key)))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
+        return forget
+
+    @staticmethod
+    async def _drop(cursor: _Cursor) -> None:
+        with contextlib.suppress(Exception):
+            await cursor.consumer.close()
 
     async def delete_stream(self, namespace: str, stream: str) -> None:
+        self._fresh(namespace, stream)()  # whatever another server did since, delete it now
         found = await self._infos.stream(namespace, stream)
-        for key in [k for k in self._cursors if k[0] == found.name]:
-            with contextlib.suppress(Exception):
-                await self._cursors.pop(key).consumer.close()
         with self._mapped():
-            await self.js.delete_stream(found.name)
+            try:
+                await self.js.delete_stream(found.name)
+            except nats.js.errors.NotFoundError:
+                raise stream_not_found(namespace, stream) from None
+            finally:
+                self._infos.forget(namespace, stream)
             with contextlib.suppress(nats.js.errors.NotFoundError):
                 await self.js.delete_key_value(f"{found.name}_STATE")
-        self._infos.forget(namespace, stream)
         self._buckets.pop(found.name, None)
 
     async def list_namespaces(self) -> list[str]:
@@ -276,20 +340,35 @@ class NatsStreamLog:
     async def append(
         self, namespace: str, stream: str, records: Sequence[AppendRecord]
     ) -> list[tuple[int, int]]:
-        found = await self._infos.stream(namespace, stream)
+        await self._infos.stream(namespace, stream)  # names checked, StreamNotFound first
         check_records(records)
-        placed = [shard_of(r, found.shards) for r in records]
-        with self._mapped():
-            futures = [
-                await self.js.publish_async(
-                    self._subject(found.name, shard),
-                    bytes(record.data),
-                    headers={_KEY_HEADER: quote(record.partition_key, safe="")},
-                )
-                for record, shard in zip(records, placed, strict=True)
-            ]
-            acks = await asyncio.gather(*futures)
-        return [(shard, ack.seq) for shard, ack in zip(placed, acks, strict=True)]
+
+        async def attempt() -> list[tuple[int, int]]:
+            found = await self._infos.stream(namespace, stream)
+            placed = [shard_of(r, found.shards) for r in records]
+            with self._mapped():
+                futures = [
+                    await self.js.publish_async(
+                        found.subject(shard),
+                        bytes(record.data),
+                        headers={_KEY_HEADER: quote(record.partition_key, safe="")},
+                    )
+                    for record, shard in zip(records, placed, strict=True)
+                ]
+                acks = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [a for a in acks if isinstance(a, BaseException)]
+            if any(isinstance(a, nats.js.errors.NoStreamResponseError) for a in failed):
+                # No stream takes this incarnation's subjects: it was deleted, maybe made
+                # again. What did go in went into a deleted stream; none of it is acknowledged.
+                raise StaleStream
+            if failed:
+                with self._mapped():
+                    raise failed[0]
+            pubs = [a for a in acks if not isinstance(a, BaseException)]
+            return [(shard, ack.seq) for shard, ack in zip(placed, pubs, strict=True)]
+
+        # Once more against the stream as it is now, placed over its shards as they are now.
+        return await fresh_retry(attempt, self._fresh(namespace, stream), namespace, stream)
 
     async def read(
         self,
@@ -302,13 +381,23 @@ class NatsStreamLog:
         max_bytes: int = MAX_READ_BYTES,
     ) -> ReadResult:
         check_limit(limit, max_bytes)
-        found = await self._infos.shard(namespace, stream, shard)
-        trimmed, last, last_time = await self._bounds(found.name, shard)
+
+        async def attempt() -> tuple[_Info, int, int, int | None]:
+            found = await self._infos.shard(namespace, stream, shard)
+            return found, *await self._bounds(found.name, shard, found)
+
+        # Stale: another server deleted the stream or made it again since this one cached it.
+        found, trimmed, last, last_time = await fresh_retry(
+            attempt, self._fresh(namespace, stream), namespace, stream
+        )
         if position.kind is PositionKind.AT_TIMESTAMP:
             bound, start_time = None, position.value
         else:
             bound, start_time = start_after(position, trimmed, last), None
-        cursor = await self._cursor(found.name, shard, bound, start_time)
+        try:
+            cursor = await self._cursor(found, shard, bound, start_time)
+        except nats.js.errors.NotFoundError:
+            raise stream_not_found(namespace, stream) from None  # deleted just now
         try:
             with self._mapped():
                 messages = await self._take(cursor, ReadBudget(limit, max_bytes), wait_seconds)
@@ -321,13 +410,13 @@ class NatsStreamLog:
             cursor.bound = records[-1].sequence
         elif bound is None:
             cursor.bound = last
-        await self._keep(found.name, shard, cursor)
+        await self._keep(found.base, shard, cursor)
         if records and records[-1].sequence >= last:
             last_time = records[-1].arrival_time
         return read_result(records, cursor.bound, last_time)
 
-    async def _cursor(self, name: str, shard: int, bound: int | None, at: int | None) -> _Cursor:
-        cached = self._cursors.pop((name, shard), None)
+    async def _cursor(self, found: _Info, shard: int, bound: int | None, at: int | None) -> _Cursor:
+        cached = self._cursors.pop((found.base, shard), None)
         if cached is not None and bound is not None and cached.bound == bound and cached.alive:
             return cached
         if cached is not None:
@@ -335,7 +424,7 @@ class NatsStreamLog:
                 await cached.consumer.close()
         config = api.ConsumerConfig(
             ack_policy=api.AckPolicy.NONE,
-            filter_subject=self._subject(name, shard),
+            filter_subject=found.subject(shard),
             inactive_threshold=_INACTIVE_SECONDS,
             mem_storage=True,
         )
@@ -347,12 +436,12 @@ class NatsStreamLog:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = bound + 1
         with self._mapped():
-            consumer = await PullConsumer.create(self._nc, self.js, name, config)
+            consumer = await PullConsumer.create(self._nc, self.js, found.name, config)
         return _Cursor(consumer, bound if bound is not None else 0, time.monotonic())
 
-    async def _keep(self, name: str, shard: int, cursor: _Cursor) -> None:
-        replaced = self._cursors.pop((name, shard), None)
-        self._cursors[(name, shard)] = cursor
+    async def _keep(self, base: str, shard: int, cursor: _Cursor) -> None:
+        replaced = self._cursors.pop((base, shard), None)
+        self._cursors[(base, shard)] = cursor
         if replaced is not None and replaced is not cursor:
             # Another read of the same shard ran concurrently; drop its consumer.
             with contextlib.suppress(Exception):
@@ -454,6 +543,7 @@ class NatsStreamLog:
     ) -> bool:
         check_checkpoint(sequence, expected)
         found = await self._infos.shard(namespace, stream, shard)
+        check_checkpoint_end(sequence, (await self._bounds(found.name, shard))[1])
         bucket = await self._bucket(found.name)
         key = self._group_key("c", group, shard)
         if expected is None:
@@ -507,7 +597,10 @@ def _meta_of(config: api.StreamConfig) -> dict[str, Any]:
 
 def _info_of(name: str, config: api.StreamConfig) -> _Info:
     retention = int(config.max_age) if config.max_age else None
-    return _Info(name, int(_meta_of(config).get(_META_SHARDS, 1)), retention)
+    meta = _meta_of(config)
+    return _Info(
+        name, int(meta.get(_META_SHARDS, 1)), retention, str(meta.get(_META_INCARNATION, ""))
+    )
 
 
 def _record_of(shard: int, message: Any) -> StoredRecord:

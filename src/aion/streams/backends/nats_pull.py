@@ -11,7 +11,8 @@ A request ends when its batch is full, or with a status message: 404 (nothing to
 (it expired, or a ``no_wait`` request delivered fewer messages than asked), or 409 "Message Size
 Exceeds MaxBytes" (the next message is larger than the bytes left). JetStream counts a message's
 subject and headers as well as its data, so a message it refuses may still fit a budget that
-counts data only; the caller asks for that one alone.
+counts data only; the caller asks for that one alone. 409 "Consumer Deleted" means the stream
+went (another server deleted it): :class:`~aion.streams.rules.StaleStream`, a StreamNotFound.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from nats.js import api
 
 from aion.errors import BackendUnavailable
+from aion.streams.rules import StaleStream
 
 __all__ = ["GRACE_SECONDS", "PullConsumer", "Pulled"]
 
@@ -33,6 +35,7 @@ unavailable (a ``no_wait`` request ends at once on a live server)."""
 _STATUS = "Status"
 _DESCRIPTION = "Description"
 _OVER_BYTES = "Message Size Exceeds MaxBytes"
+_DELETED = "Consumer Deleted"
 _ENDED = {"404", "408"}
 _HEARTBEAT = "100"
 
@@ -90,6 +93,9 @@ class PullConsumer:
                 description = message.headers.get(_DESCRIPTION, "")
                 if status == "409" and description == _OVER_BYTES:
                     return Pulled(messages, True)
+                if status == "409" and description == _DELETED:
+                    # Its stream was deleted while the request waited (another server).
+                    raise StaleStream("the stream was deleted during the read")
                 raise BackendUnavailable(
                     "nats", f"a pull request failed: {status} {description}".strip()
                 )

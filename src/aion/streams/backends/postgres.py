@@ -58,6 +58,7 @@ from aion.streams.rules import (
     ReadBudget,
     StreamInfoCache,
     check_checkpoint,
+    check_checkpoint_end,
     check_lease_version,
     check_limit,
     check_shard_count,
@@ -425,6 +426,7 @@ class PostgresStreamLog:
         params = {"s": sid, "g": group, "h": shard, "q": sequence, "e": expected}
 
         async def job(conn: _Conn) -> bool:
+            check_checkpoint_end(sequence, (await _bounds(conn, sid, shard))[1])
             cur = await conn.execute(sql, params)
             return cur.rowcount == 1
 

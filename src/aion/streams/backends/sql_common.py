@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
 from aion.core.ids import IdMinter, UUIDType, sort_key_for_time
 from aion.storage.schema import RECORD_KIND
 from aion.streams.protocol import AppendRecord, StoredRecord
-from aion.streams.rules import ReadBudget, retention_cutoff, stream_not_found
+from aion.streams.rules import ReadBudget, StaleStream, fresh_retry, retention_cutoff
 
 __all__ = [
     "LongPoll",
@@ -47,27 +47,6 @@ class StreamRow:
     sid: int
     shards: int
     retention_seconds: int | None
-
-
-class StaleStream(Exception):
-    """A cached stream id whose row is gone: another server deleted the stream (and may have
-    made it again under a new id). The caller forgets its cache and looks the stream up again."""
-
-
-T = TypeVar("T")
-
-
-async def fresh_retry(
-    attempt: Callable[[], Awaitable[T]], forget: Callable[[], None], namespace: str, stream: str
-) -> T:
-    """Run ``attempt`` (which looks the stream up in its cache); when the cached stream turned
-    out stale, ``forget`` the cache and run it once more. Stale twice: the stream is gone."""
-    for _ in range(2):
-        try:
-            return await attempt()
-        except StaleStream:
-            forget()
-    raise stream_not_found(namespace, stream)
 
 
 class _Envelope(msgspec.Struct, frozen=True):

@@ -52,6 +52,7 @@ from aion.streams.rules import (
     ReadBudget,
     StreamInfoCache,
     check_checkpoint,
+    check_checkpoint_end,
     check_lease_version,
     check_limit,
     check_shard_count,
@@ -297,6 +298,7 @@ class SQLiteStreamLog:
         sid = (await self._infos.shard(namespace, stream, shard)).sid
 
         def job(conn: sqlite3.Connection) -> bool:
+            check_checkpoint_end(sequence, _bounds(conn, sid, shard)[1])
             if expected is not None:
                 row = conn.execute(
                     f"SELECT seq FROM {CHECKPOINTS_TABLE} "

@@ -22,7 +22,15 @@ from collections.abc import Awaitable, Callable
 
 from aion.errors import BackendUnavailable
 from aion.streams.groups.membership import heartbeat
-from aion.streams.protocol import TRIM_HORIZON, Lease, Position, StoredRecord, StreamLog
+from aion.streams.protocol import (
+    TRIM_HORIZON,
+    Lease,
+    Position,
+    SequencePastEnd,
+    SequenceTrimmed,
+    StoredRecord,
+    StreamLog,
+)
 
 __all__ = ["GroupConsumer"]
 
@@ -124,14 +132,37 @@ class GroupConsumer:
                 self.namespace, self.stream, self.group, shard, None, 0, held.version
             )
 
+    def _restart(self, shard: int, position: Position, exc: Exception) -> Position:
+        """Where to go on when ``position`` cannot be read: after records trimmed by retention,
+        from the oldest left; past the shard's end (a checkpoint the stream no longer
+        reaches, as a stream made again leaves it), from the start position. Logged."""
+        restart = TRIM_HORIZON if isinstance(exc, SequenceTrimmed) else self.start
+        logger.warning(
+            "consumer %s: stream %s group %s shard %d: cannot read from %s %s (%s); going on "
+            "from %s",
+            self.worker,
+            self.stream,
+            self.group,
+            shard,
+            position.kind,
+            position.value,
+            exc,
+            restart.kind,
+        )
+        return restart
+
     async def _process(self, shard: int) -> None:
         checkpoints = await self.log.get_checkpoints(self.namespace, self.stream, self.group)
         done = checkpoints.get(shard)
         position = self.start if done is None else Position.after_sequence(done)
         while shard in self.leases:
-            result = await self.log.read(
-                self.namespace, self.stream, shard, position, self.batch, self.wait_seconds
-            )
+            try:
+                result = await self.log.read(
+                    self.namespace, self.stream, shard, position, self.batch, self.wait_seconds
+                )
+            except (SequencePastEnd, SequenceTrimmed) as exc:
+                position = self._restart(shard, position, exc)
+                continue
             for record in result.records:
                 await self.handler(record)
             position = result.next_position

@@ -1,7 +1,9 @@
 """The in-memory reference backend: dictionaries, a lock, and TTLs checked on read.
 
 ``memory://`` gives each timeseries its own :class:`MemoryDatabase`; pass one database as the
-client to several timeseries to share it. The optional ``fetch`` hook is called as
+client to several timeseries to share it. ``prefix=`` is a namespace inside a database: two
+timeseries with different prefixes on one database see neither each other's data nor each
+other's checkpoints, as Redis keys under two prefixes do. The optional ``fetch`` hook is called as
 ``fetch(cells, name, interval, buckets)`` where ``cells`` maps
 ``(i_bucket, r_bucket)`` to the stored payload of that name and interval, and must return
 :data:`aion.timeseries.protocol.Rows`.
@@ -24,27 +26,36 @@ _Key = tuple[int, int | None]
 
 
 class MemoryDatabase:
-    """Shared state: per type, per (name, interval), the cells and their expiry times."""
+    """Shared state: per (prefix, type), per (name, interval), the cells and their expiry
+    times; checkpoints per (prefix, key)."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.cells: dict[Kind, dict[tuple[str, str], dict[_Key, Any]]] = {k: {} for k in Kind}
-        self.expiry: dict[Kind, dict[tuple[str, str, int], int]] = {k: {} for k in Kind}
-        self.checkpoints: dict[str, int] = {}
+        self.cells: dict[tuple[str, Kind], dict[tuple[str, str], dict[_Key, Any]]] = {}
+        self.expiry: dict[tuple[str, Kind], dict[tuple[str, str, int], int]] = {}
+        self.checkpoints: dict[tuple[str, str], int] = {}
 
 
 class MemoryStore:
     """A :class:`~aion.timeseries.protocol.TimeseriesStore` over a :class:`MemoryDatabase`."""
 
-    def __init__(self, kind: Kind, database: MemoryDatabase | None = None) -> None:
+    def __init__(
+        self, kind: Kind, database: MemoryDatabase | None = None, *, prefix: str = ""
+    ) -> None:
+        if not isinstance(prefix, str):
+            raise ValidationError(f"prefix must be a string, not {prefix!r}", field="prefix")
         self.kind = kind
+        self.prefix = prefix
         self.database = database or MemoryDatabase()
+        space = (prefix, kind)
+        self._cells = self.database.cells.setdefault(space, {})
+        self._expiry = self.database.expiry.setdefault(space, {})
 
     def check_name(self, name: str) -> None:
         """Every non-empty string is a valid name here."""
 
     def _live(self, name: str, interval: str, i_bucket: int, now: float) -> bool:
-        expiry = self.database.expiry[self.kind].get((name, interval, i_bucket))
+        expiry = self._expiry.get((name, interval, i_bucket))
         return expiry is None or expiry > now
 
     def write(self, batch: WriteBatch, **options: Any) -> None:
@@ -57,21 +68,21 @@ class MemoryStore:
     def write_checkpointed(self, batch: WriteBatch, advance: Advance) -> bool:
         """Compare, apply and move the checkpoint under the database lock."""
         with self.database.lock:
-            if self.database.checkpoints.get(advance.key, 0) != advance.expected:
+            key = (self.prefix, advance.key)
+            if self.database.checkpoints.get(key, 0) != advance.expected:
                 return False
             self._apply(batch)
-            self.database.checkpoints[advance.key] = advance.sequence
+            self.database.checkpoints[key] = advance.sequence
             return True
 
     def read_checkpoint(self, key: str) -> int:
         """The checkpoint, 0 when none is stored."""
         with self.database.lock:
-            return self.database.checkpoints.get(key, 0)
+            return self.database.checkpoints.get((self.prefix, key), 0)
 
     def _apply(self, batch: WriteBatch) -> None:
         """Merge the batch in; the caller holds the lock."""
-        kind = self.kind
-        by_series = self.database.cells[kind]
+        by_series = self._cells
         now = time.time()
         for cell, payload in batch.cells.items():
             cells = by_series.setdefault((cell.name, cell.interval), {})
@@ -79,7 +90,7 @@ class MemoryStore:
             if not self._live(cell.name, cell.interval, cell.i_bucket, now):
                 cells.pop(key, None)  # an expired bucket starts afresh, as on Redis
             cells[key] = self._merge(cells.get(key), payload)
-        self.database.expiry[kind].update(batch.expire_at)
+        self._expiry.update(batch.expire_at)
 
     def _merge(self, current: Any, payload: Any) -> Any:
         kind = self.kind
@@ -102,7 +113,7 @@ class MemoryStore:
         """Copies of the live cells in the requested buckets."""
         now = time.time()
         with self.database.lock:
-            cells = self.database.cells[self.kind].get((query.name, query.interval), {})
+            cells = self._cells.get((query.name, query.interval), {})
             live = {
                 key: copy.copy(value)
                 for key, value in cells.items()
@@ -124,7 +135,7 @@ class MemoryStore:
         out: dict[str, tuple[int, int]] = {}
         with self.database.lock:
             for interval in intervals:
-                cells = self.database.cells[self.kind].get((name, interval), {})
+                cells = self._cells.get((name, interval), {})
                 buckets = [i for i, _ in cells if self._live(name, interval, i, now)]
                 if buckets:
                     out[interval] = (min(buckets), max(buckets))
@@ -137,7 +148,7 @@ class MemoryStore:
             return sorted(
                 {
                     name
-                    for (name, interval), cells in self.database.cells[self.kind].items()
+                    for (name, interval), cells in self._cells.items()
                     if any(self._live(name, interval, i, now) for i, _ in cells)
                 }
             )
@@ -145,24 +156,24 @@ class MemoryStore:
     def delete(self, name: str) -> None:
         """Drop every cell of ``name``."""
         with self.database.lock:
-            cells = self.database.cells[self.kind]
+            cells = self._cells
             for key in [key for key in cells if key[0] == name]:
                 del cells[key]
-            expiry = self.database.expiry[self.kind]
+            expiry = self._expiry
             for bucket_key in [key for key in expiry if key[0] == name]:
                 del expiry[bucket_key]
 
     def delete_all(self) -> None:
-        """Drop every cell of this type."""
+        """Drop every cell of this type (under this prefix)."""
         with self.database.lock:
-            self.database.cells[self.kind].clear()
-            self.database.expiry[self.kind].clear()
+            self._cells.clear()
+            self._expiry.clear()
 
     def expire(self, name: str, cutoffs: Mapping[str, int]) -> None:
         """Drop the buckets at or before each interval's cutoff."""
         with self.database.lock:
             for interval, cutoff in cutoffs.items():
-                cells = self.database.cells[self.kind].get((name, interval), {})
+                cells = self._cells.get((name, interval), {})
                 for key in [key for key in cells if key[0] <= cutoff]:
                     del cells[key]
 

@@ -7,7 +7,9 @@ native upserts (``ON CONFLICT`` / ``ON DUPLICATE KEY``), after every value has b
 to the column type, so a bad value leaves nothing half-written. SQL has no TTLs: ``expire()``
 deletes the buckets past ``steps``.
 
-Options: ``table_name``, ``string_length`` (VARCHAR size, 255), ``text_length`` (TEXT/BLOB
+Options: ``table_name``, ``prefix`` (prepended to the table name with ``_``: Kairos passed
+``prefix=`` to every backend, and two prefixes on one database are two sets of tables),
+``string_length`` (VARCHAR size, 255), ``text_length`` (TEXT/BLOB
 size, 32768) and ``value_type`` (default float; a name such as ``"int"``, ``"str"``, a Python
 type or an SQLAlchemy type). The ``fetch`` hook is Kairos's
 ``fetch(connection, table, name, interval, i_start, i_end)`` returning
@@ -22,7 +24,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from aion.errors import BackendUnavailable, ConfigurationError, ValidationError
-from aion.timeseries.backends.sql_schema import build_checkpoint_table, build_table, coercer
+from aion.timeseries.backends.sql_schema import (
+    build_checkpoint_table,
+    build_table,
+    coercer,
+    prefixed_table_name,
+)
+from aion.timeseries.backends.sql_urls import sql_url
 from aion.timeseries.protocol import (
     Advance,
     Fetch,
@@ -70,6 +78,7 @@ class SqlStore:
         engine: sa.Engine,
         *,
         table_name: str | None = None,
+        prefix: str = "",
         string_length: int = 255,
         text_length: int = 32 * 1024,
         value_type: Any = float,
@@ -78,9 +87,8 @@ class SqlStore:
         self.kind = kind
         self.engine = engine
         self._owned = owned
-        self.table = build_table(
-            kind, table_name or f"aion_timeseries_{kind}", string_length, text_length, value_type
-        )
+        name = prefixed_table_name(prefix, table_name or f"aion_timeseries_{kind}")
+        self.table = build_table(kind, name, string_length, text_length, value_type)
         self._coerce: Callable[[Any], Any] = coercer(self.table.c.value.type, text_length)
         self._string_length = string_length
         with _mapped_errors():
@@ -107,9 +115,11 @@ class SqlStore:
     def from_url(
         cls, kind: Kind, url: str, client_config: Mapping[str, Any] | None = None, **options: Any
     ) -> SqlStore:
-        """Create an engine for ``url`` that :meth:`close` disposes of."""
+        """Create an engine for ``url`` that :meth:`close` disposes of. ``postgres://``,
+        ``mysql://`` and ``mysql+mysqldb://`` use the drivers Aion installs (see
+        :mod:`aion.timeseries.backends.sql_urls`)."""
         try:
-            engine = sa.create_engine(url, **dict(client_config or {}))
+            engine = sa.create_engine(sql_url(url), **dict(client_config or {}))
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigurationError(
                 f"no SQL driver for {url.split(':', 1)[0]!r} ({exc}); install it, e.g. "

@@ -10,6 +10,7 @@ does not convert is a :class:`aion.errors.ValidationError`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,7 +25,46 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the SQL timeseries backend needs SQLAlchemy: pip install 'aion[sql]'"
     ) from exc
 
-__all__ = ["build_checkpoint_table", "build_table", "coercer", "resolve_value_type"]
+__all__ = [
+    "build_checkpoint_table",
+    "build_table",
+    "coercer",
+    "exact_string",
+    "prefixed_table_name",
+    "resolve_value_type",
+]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# PostgreSQL cuts identifiers at 63 bytes (MySQL at 64); the longest derived name is the
+# checkpoint table, the table's name plus "_checkpoints".
+_MAX_TABLE = 63 - len("_checkpoints")
+
+
+def prefixed_table_name(prefix: str, table_name: str) -> str:
+    """``<prefix>_<table_name>``, or ``table_name`` when ``prefix`` is empty.
+
+    The prefix must be an SQL identifier (letters, digits, ``_``; a Kairos-style trailing
+    ``:`` is dropped), and the result short enough that no database truncates it, since two
+    truncated names could meet in one table.
+    """
+    if not isinstance(prefix, str):
+        raise ValidationError(f"prefix must be a string, not {prefix!r}", field="prefix")
+    if not prefix:
+        return table_name
+    cleaned = prefix[:-1] if prefix.endswith((":", "_")) else prefix
+    if not _IDENTIFIER.fullmatch(cleaned):
+        raise ValidationError(
+            f"prefix {prefix!r} is not an SQL identifier: use letters, digits and _, "
+            "starting with a letter or _",
+            field="prefix",
+        )
+    name = f"{cleaned}_{table_name}"
+    if len(name) > _MAX_TABLE:
+        raise ValidationError(
+            f"prefix {prefix!r} makes the table name {name!r} longer than {_MAX_TABLE} characters",
+            field="prefix",
+        )
+    return name
 
 
 def resolve_value_type(value_type: Any, string_length: int, text_length: int) -> Any:
@@ -104,17 +144,49 @@ def coercer(column_type: Any, text_length: int) -> Callable[[Any], Any]:
     return convert
 
 
+class _Utf8Bytes(sa.types.TypeDecorator[str]):
+    """Text kept as UTF-8 bytes in a ``VARBINARY``: compared byte for byte.
+
+    MariaDB's and MySQL's usual collations fold case (``'Hits' = 'hits'``) and ignore
+    trailing spaces (``'hits ' = 'hits'``), and even ``utf8mb4_bin`` pads, so names, interval
+    names and string values under a unique key would merge. ``VARBINARY`` never does.
+    """
+
+    impl = sa.types.VARBINARY
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else value.encode()
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return value.decode() if isinstance(value, bytes | bytearray) else value
+
+    @property
+    def python_type(self) -> type:
+        return str
+
+
+def exact_string(length: int) -> Any:
+    """A ``VARCHAR(length)`` that compares exactly on every database: binary on MySQL and
+    MariaDB (4 bytes per character), the plain type elsewhere (SQLite and PostgreSQL already
+    compare exactly)."""
+    exact = _Utf8Bytes(4 * length)
+    return sa.String(length).with_variant(exact, "mysql", "mariadb")
+
+
 def build_table(
     kind: Kind, table_name: str, string_length: int, text_length: int, value_type: Any
 ) -> sa.Table:
     """The table of one type, on its own MetaData."""
     metadata = sa.MetaData()
     value = resolve_value_type(value_type, string_length, text_length)
+    if type(value) is sa.String:  # a string value is part of histogram and set keys
+        value = exact_string(value.length or string_length)
     key: list[sa.schema.SchemaItem] = [
-        sa.Column("name", sa.String(string_length), nullable=False),
+        sa.Column("name", exact_string(string_length), nullable=False),
         # Interval names are short; a narrower column keeps MariaDB's 3072-byte key limit
         # within reach of (name, interval, ..., value) keys at the default string_length.
-        sa.Column("interval", sa.String(min(string_length, 64)), nullable=False),
+        sa.Column("interval", exact_string(min(string_length, 64)), nullable=False),
         sa.Column("i_time", sa.BigInteger, nullable=False),
         sa.Column("r_time", sa.BigInteger, nullable=False),
     ]
@@ -162,6 +234,6 @@ def build_checkpoint_table(table_name: str, string_length: int) -> sa.Table:
     return sa.Table(
         table_name,
         sa.MetaData(),
-        sa.Column("consumer", sa.String(string_length), primary_key=True),
+        sa.Column("consumer", exact_string(string_length), primary_key=True),
         sa.Column("sequence", sa.BigInteger, nullable=False),
     )

@@ -42,13 +42,15 @@ const ctx = {
   clearError() {
     errorBox.hidden = true;
   },
-  // Fill a <select> with the namespace's streams, keeping `selected` even if not listed yet.
-  async fillStreams(select, selected) {
+  // Fill a <select> with the namespace's streams, keeping `selected` even if not listed yet;
+  // `labels` (stream -> text) is shown beside a stream's name, e.g. its bucket name.
+  async fillStreams(select, selected, labels = new Map()) {
     const body = await getJSON("streams", { namespace: ctx.namespace(), window: 1 });
     const names = body.streams.map((s) => s.stream);
     if (selected && !names.includes(selected)) names.unshift(selected);
+    const text = (n) => (labels.has(n) ? `${n} — ${labels.get(n)}` : n);
     select.replaceChildren(new Option("— choose a stream —", ""),
-      ...names.map((n) => new Option(n, n, false, n === selected)));
+      ...names.map((n) => new Option(text(n), n, false, n === selected)));
     return names;
   },
 };

@@ -1,5 +1,7 @@
 // Small SVG charts drawn by hand: a sparkline (line or bars) and a line chart with axes.
-// Values may be null: a line breaks there and a bar is drawn as "not counted".
+// Values may be null (an empty bucket, or not counted): a line breaks there and the line
+// chart marks the bucket with a hollow tick on its time axis; a bar is drawn as "not counted".
+// A zero is a value like any other: a dot at zero.
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -97,16 +99,20 @@ function valueLabel(v) {
 }
 
 // A line chart of [ms, value|null] points with a time axis and a value axis. `domain`
-// ([start ms, end ms]) fixes the time axis, e.g. to the whole range asked for.
+// ([start ms, end ms]) fixes the time axis, e.g. to the whole range asked for. `zero` puts
+// zero on the value axis (counts and sums: a bar-like reading from the baseline).
+// `emptyLabel` is the tooltip of a null point's mark ("" draws no marks).
 export function lineChart(points, { width = 900, height = 280, label = "", unit = "",
-  domain = null } = {}) {
+  domain = null, zero = false, emptyLabel = "" } = {}) {
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label,
     class: "line-chart", preserveAspectRatio: "xMidYMid meet" });
-  const m = { top: 12, right: 16, bottom: 28, left: 64 };
-  const span = extent(points.map((p) => p[1]));
+  const m = { top: 12, right: 16, bottom: 28, left: width < 500 ? 48 : 64 };
+  const values = points.map((p) => p[1]);
+  const span = extent(zero && values.some((v) => v !== null) ? [0, ...values] : values);
   if (!span || points.length === 0) {
     svg.append(el("text", { x: width / 2, y: height / 2, "text-anchor": "middle",
-      class: "chart-empty" }, "No numeric data in this range"));
+      class: "chart-empty" }, emptyLabel ? `No data in these ${points.length} buckets`
+      : "No numeric data in this range"));
     return svg;
   }
   const [t0, t1] = domain ?? [points[0][0], points[points.length - 1][0]];
@@ -123,7 +129,7 @@ export function lineChart(points, { width = 900, height = 280, label = "", unit 
     axis.append(el("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" },
       valueLabel(v) + unit));
   }
-  for (const t of niceTimeTicks(t0, t1, 6)) {
+  for (const t of niceTimeTicks(t0, t1, width < 500 ? 3 : 6)) {
     axis.append(el("line", { x1: x(t), x2: x(t), y1: height - m.bottom, y2: height - m.bottom + 5 }));
     // Labels near an edge are anchored inward so they are not clipped.
     const anchor = x(t) > width - 40 ? "end" : x(t) < m.left + 30 ? "start" : "middle";
@@ -133,6 +139,17 @@ export function lineChart(points, { width = 900, height = 280, label = "", unit 
     y2: height - m.bottom }));
   svg.append(grid, axis);
   svg.append(el("path", { d: linePath(points, x, y), class: "series-line" }));
+
+  if (emptyLabel) {
+    const marks = el("g", { class: "empty-marks" });
+    for (const [t] of points.filter((p) => p[1] === null)) {
+      const mark = el("rect", { x: (x(t) - 2.5).toFixed(1), y: height - m.bottom - 6, width: 5,
+        height: 5, class: "empty-mark" });
+      mark.append(el("title", {}, `${new Date(t).toLocaleString()}: ${emptyLabel}`));
+      marks.append(mark);
+    }
+    svg.append(marks);
+  }
 
   // Dots with native tooltips while they stay legible; a dense series is only a line.
   const shown = points.filter((p) => p[1] !== null);
@@ -158,4 +175,11 @@ function niceTimeTicks(t0, t1, count) {
   const ticks = [];
   for (let t = Math.ceil((t0 - offset) / step) * step + offset; t <= t1; t += step) ticks.push(t);
   return ticks;
+}
+
+// The width to draw a chart at for its container, so text keeps its size on a phone (the SVG
+// still scales with the container, e.g. when the window is resized).
+export function fitWidth(container, fallback = 900) {
+  const width = container.clientWidth;
+  return width > 0 ? Math.max(280, Math.min(Math.round(width), 1400)) : fallback;
 }

@@ -64,7 +64,12 @@ export function createStreamsView(ctx) {
       const more = data.truncated ? " · only the first 500 streams are listed" : "";
       updated.textContent = `Updated ${new Date(data.now_ms).toLocaleTimeString()}${more}`;
     } catch (exc) {
-      if (mine === generation) ctx.showError(exc);
+      if (mine !== generation) return;
+      // Rows of another namespace or an older answer would read as this one's.
+      body.replaceChildren();
+      empty.hidden = true;
+      updated.textContent = "";
+      ctx.showError(exc);
     }
   }
 

@@ -1,13 +1,30 @@
 // Live tail view: a stream's events as the server stores them, over server-sent events.
 // At most MAX_ROWS events stay on the page; older rows are dropped.
 
-import { tailURL } from "./api.js";
+import { ApiError, tailURL } from "./api.js";
 import * as fmt from "./format.js";
 
 const MAX_ROWS = 200;
 // The server ends each connection after a few seconds and EventSource reconnects at once;
 // only a reconnection that takes longer than this is reported.
 const QUIET_RECONNECT_MS = 2500;
+
+// Why the server refused a tail (EventSource gives no status or body): asked again with fetch.
+// None when it now answers; the stream is then cancelled at once.
+async function refusal(url) {
+  const controller = new AbortController();
+  try {
+    const response = await fetch(url, { signal: controller.signal,
+      headers: { Accept: "application/json" } });
+    if (response.ok) return null;
+    const body = await response.json().catch(() => null);
+    return body?.error?.message ?? `${response.status} ${response.statusText}`;
+  } catch (exc) {
+    return `The server did not answer (${exc.message}).`;
+  } finally {
+    controller.abort();
+  }
+}
 
 export function createTailView(ctx) {
   const select = document.getElementById("tail-stream");
@@ -19,6 +36,7 @@ export function createTailView(ctx) {
   let lastId = null;
   let downTimer = null;
   let count = 0;
+  let generation = 0;
 
   function setStatus(text, state) {
     status.textContent = text;
@@ -54,6 +72,7 @@ export function createTailView(ctx) {
   }
 
   function close() {
+    generation += 1;
     clearTimeout(downTimer);
     if (source) source.close();
     source = null;
@@ -69,6 +88,7 @@ export function createTailView(ctx) {
     if (lastId) url += `&after=${encodeURIComponent(lastId)}`;
     setStatus("Connecting…", "");
     let backlogDone = Boolean(lastId);
+    const mine = generation;
     source = new EventSource(url);
     source.addEventListener("event", (message) => {
       lastId = message.lastEventId || lastId;
@@ -85,6 +105,20 @@ export function createTailView(ctx) {
     });
     source.addEventListener("error", () => {
       clearTimeout(downTimer);
+      if (source?.readyState === EventSource.CLOSED) {
+        // Refused (a bad stream name, a backend down): EventSource does not retry. The events
+        // shown so far must not pass for this stream's, so the list is cleared.
+        close();
+        list.replaceChildren();
+        count = 0;
+        lastId = null;
+        setStatus("Stopped", "down");
+        refusal(url).then((message) => {
+          if (mine + 1 !== generation) return; // another stream, or a resume, since
+          ctx.showError(new ApiError(message ?? "The live tail was refused; reload to retry."));
+        });
+        return;
+      }
       downTimer = setTimeout(() => setStatus("Disconnected · retrying…", "down"),
         QUIET_RECONNECT_MS);
     });

@@ -5,14 +5,16 @@
 // Every picker lives in the URL hash, so a chart can be bookmarked.
 
 import { ApiError, getJSON } from "./api.js";
-import { lineChart } from "./chart.js";
+import * as fmt from "./format.js";
+import { fitWidth, lineChart } from "./chart.js";
 
 const REFRESH_MS = 10000;
 const STORED_STEPS = 60;
 const STREAM_INTERVALS = [["minute", "minute"], ["5min", "5 minutes"], ["hour", "hour"],
   ["day", "day"]];
 const REDUCTIONS = ["mean", "min", "max", "sum", "count", "rate"];
-const UNDEFINED_WHEN_EMPTY = ["mean", "min", "max"];
+// Transforms that add up what a bucket holds: charted from zero.
+const TOTALS = ["sum", "count", "rate"];
 // What a stored timeseries of each type can be reduced with ("" is its raw value).
 const TRANSFORMS_BY_TYPE = {
   series: REDUCTIONS, histogram: REDUCTIONS, set: REDUCTIONS, count: ["", "rate"], gauge: [""],
@@ -105,16 +107,22 @@ export function createTimeseriesView(ctx) {
     if (!chosen) return null;
     const query = new URLSearchParams({ namespace: ctx.namespace(), rule: chosen.rule,
       interval: interval.value, steps: String(STORED_STEPS) });
-    // A mean, min or max of an empty bucket reads as 0; asking for the count beside it tells
-    // an empty bucket (drawn as a gap) from a real zero.
-    const gaps = UNDEFINED_WHEN_EMPTY.includes(transform.value);
-    if (transform.value) query.set("transform", gaps ? `count,${transform.value}` : transform.value);
+    // Every reduction of an empty bucket reads as 0; asking for the count beside it tells an
+    // empty bucket (a gap, marked on the time axis) from a real zero.
+    const reduced = TRANSFORMS_BY_TYPE[chosen.type] === REDUCTIONS &&
+      REDUCTIONS.includes(transform.value);
+    const pair = reduced && transform.value !== "count";
+    if (transform.value) query.set("transform", pair ? `count,${transform.value}` : transform.value);
     const response = await fetch(`../v1/timeseries/${encodeURIComponent(chosen.name)}/series?${query}`);
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(body?.error?.message ?? `${response.status}`);
     const number = (v) => (typeof v === "number" ? v : null);
-    const points = body.datapoints.map(([v, ms]) => [ms,
-      gaps ? (v?.count ? number(v[transform.value]) : null) : number(v)]);
+    const value = (v) => {
+      if (pair) return v?.count ? number(v[transform.value]) : null;
+      if (reduced) return v ? number(v) : null; // a count of 0: nothing in the bucket
+      return number(v);
+    };
+    const points = body.datapoints.map(([v, ms]) => [ms, value(v)]);
     const what = `${chosen.name}${transform.value ? ` (${transform.value})` : ""}`;
     return { points, what, detail: `${chosen.type} rollup of rule ${chosen.rule}` };
   }
@@ -127,6 +135,28 @@ export function createTimeseriesView(ctx) {
     const what = `${data.transform} of ${data.field}${keySelect.value ? ` (${keySelect.value})` : ""}`;
     const cap = data.truncated ? " (cap reached: older events not read)" : "";
     return { points: data.points, what, detail: `${data.scanned} events read${cap}` };
+  }
+
+  // What the buckets with data say, never counting the empty ones: for a count or a sum the
+  // total and the mean per bucket with data; otherwise the mean of the bucket values.
+  function summary(points, what) {
+    const held = points.map((p) => p[1]).filter((v) => v !== null);
+    const parts = [`${held.length} of ${points.length} buckets hold data`];
+    if (held.length) {
+      const total = held.reduce((a, b) => a + b, 0);
+      const mean = fmt.value(total / held.length);
+      if (what === "sum" || what === "count") {
+        parts.push(`total ${fmt.value(total)}`, `${mean} per bucket with data`);
+      } else {
+        parts.push(`mean ${mean} over the buckets with data`);
+      }
+    }
+    return parts.join(" · ");
+  }
+
+  function clear() {
+    chart.replaceChildren();
+    note.textContent = "";
   }
 
   async function refresh() {
@@ -143,12 +173,16 @@ export function createTimeseriesView(ctx) {
         return;
       }
       const per = interval.selectedOptions[0]?.textContent ?? "";
-      chart.replaceChildren(lineChart(result.points, { label: `${result.what} per ${per}` }));
-      const filled = result.points.filter((p) => p[1] !== null).length;
-      note.textContent = `${result.what} per ${per} · ${filled} of ${result.points.length} ` +
-        `buckets hold data · ${result.detail}`;
+      chart.replaceChildren(lineChart(result.points, { label: `${result.what} per ${per}`,
+        width: fitWidth(chart), zero: TOTALS.includes(transform.value),
+        emptyLabel: "no data in this bucket" }));
+      note.textContent = `${result.what} per ${per} · ${summary(result.points, transform.value)}` +
+        ` · ${result.detail}`;
     } catch (exc) {
-      if (mine === generation) ctx.showError(exc);
+      if (mine !== generation) return;
+      // The chart of the previous pick must not stand under a pick that failed.
+      clear();
+      ctx.showError(exc);
     }
   }
 

@@ -13,7 +13,16 @@ The constructor and methods keep Kairos's names and signatures::
     delete(name), delete_all(), expire(name)
 
 ``client`` is a ``redis.Redis`` client, an SQLAlchemy Engine or a URL, as in Kairos
-(``client_config`` passes driver settings with a URL). An unknown ``type`` raises
+(``client_config`` passes driver settings with a URL; ``postgresql://``, ``postgres://``,
+``mysql://`` and ``mysql+mysqldb://`` run on the drivers Aion installs). ``prefix=`` works on
+every backend. A MongoDB or Cassandra client or URL raises :class:`UnsupportedBackend`, which
+says what to use instead.
+
+Kairos's modules are here too: ``aion.compat.kairos.timeseries`` (``Timeseries``,
+``RelativeTime``, ``GregorianTime``, ``SIMPLE_TIMES``, ``GREGORIAN_TIMES``) and
+``aion.compat.kairos.exceptions`` (``KairosException``, ``UnknownInterval``), so
+``from kairos.timeseries import RelativeTime`` becomes
+``from aion.compat.kairos.timeseries import RelativeTime``. An unknown ``type`` raises
 :class:`UnsupportedType`, which is both a ``NotImplementedError`` (as Kairos raised) and an
 :class:`aion.errors.ValidationError`; a bad step raises a ``ValueError`` subclass, as in Kairos.
 
@@ -28,13 +37,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aion.errors import AionError, UnknownInterval, UnsupportedType, ValidationError
+from aion.compat.kairos.calendars import GregorianTime, RelativeTime
+from aion.compat.kairos.exceptions import KairosException, UnknownInterval
+from aion.errors import UnsupportedBackend, UnsupportedType, ValidationError
 from aion.timeseries import Timeseries as _NativeTimeseries
 
-__all__ = ["KairosException", "Timeseries", "UnknownInterval", "UnsupportedType"]
-
-#: Kairos's exception root; every Aion error derives from it.
-KairosException = AionError
+__all__ = [
+    "GregorianTime",
+    "KairosException",
+    "RelativeTime",
+    "Timeseries",
+    "UnknownInterval",
+    "UnsupportedBackend",
+    "UnsupportedType",
+]
 
 
 class Timeseries(_NativeTimeseries):
