@@ -36,6 +36,7 @@ typecheck: $(BIN)/aion-dev-stamp
 
 test: $(BIN)/aion-dev-stamp services lint typecheck
 	bash scripts/browser.sh
+	bash scripts/balancers.sh
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(BIN)/aion-dev-stamp services

@@ -26,11 +26,14 @@ from aion.streams.rules import (
     checkpoint_matches,
     granted_lease,
     lease_after_cas,
+    lease_expiry,
     lease_from_text,
     lease_text,
+    owner_and_claimant,
     read_result,
     retention_cutoff,
     shard_bounds,
+    stored_owner,
     stream_description,
     stream_not_found,
 )
@@ -75,17 +78,28 @@ def test_checkpoint_compare_and_set() -> None:
 
 def test_lease_compare_and_set_bumps_the_version() -> None:
     assert granted_lease(2, "w", 9, 4) == Lease(2, "w", 9, 5)
-    assert lease_after_cas(0, 2, "w", 9, 0) == Lease(2, "w", 9, 1)
-    assert lease_after_cas(4, 2, None, 0, 4) == Lease(2, None, 0, 5)
-    assert lease_after_cas(5, 2, "w", 9, 4) is None
+    assert lease_after_cas(None, 2, "w", (9, 1), 0) == Lease(2, "w", 10, 1)
+    stored = Lease(2, "w", 50, 4)
+    assert lease_after_cas(stored, 2, None, (9, None), 4) == Lease(2, None, 50, 5)
+    assert lease_after_cas(stored, 2, "w", (9, None), 4, "c") == Lease(2, "w", 50, 5, "c")
+    assert lease_after_cas(Lease(2, "w", 9, 5), 2, "w", (9, 1), 4) is None
+    assert lease_expiry(100, None, None) == 100  # nothing stored to keep: already over
 
 
 @pytest.mark.parametrize("owner", ["w", "", "a|b", None])
-def test_lease_text_round_trips(owner: str | None) -> None:
-    lease = Lease(3, owner, 123, 7)
+@pytest.mark.parametrize("claimant", [None, "c", "c|d"])
+def test_lease_text_round_trips(owner: str | None, claimant: str | None) -> None:
+    lease = Lease(3, owner or None if claimant else owner, 123, 7, claimant)
     text = lease_text(lease)
     assert text.startswith("7|123|")
     assert lease_from_text(3, text) == lease
+
+
+def test_owner_and_claimant_share_one_text() -> None:
+    assert stored_owner("a", None) == "a" and owner_and_claimant("a") == ("a", None)
+    assert owner_and_claimant(stored_owner("a", "b")) == ("a", "b")
+    assert owner_and_claimant(stored_owner(None, "b")) == (None, "b")
+    assert owner_and_claimant(None) == (None, None)
 
 
 def test_read_result_without_and_with_records() -> None:

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 
 __all__ = ["DIRECTIVES", "RUNNABLE", "Block", "DocError", "expected_matches", "parse"]
 
-RUNNABLE = frozenset({"python", "sh", "bash", "shell", "console", "toml", "ini", "yaml", "json"})
-"""Languages the docs test executes (or parses); anything else is shown only."""
+RUNNABLE = frozenset(
+    {"python", "sh", "bash", "shell", "console", "toml", "ini", "yaml", "json", "nginx", "haproxy"}
+)
+"""Languages the docs test executes (or parses, or has nginx and HAProxy check); anything else
+is shown only."""
 
 DIRECTIVES = frozenset({"not-run", "server", "file"})
 

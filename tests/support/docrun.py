@@ -30,6 +30,7 @@ import yaml
 
 from aion.server.app import create_app
 from aion.server.config import AionConfig
+from tests.support.balancer_configs import BALANCER_LANGUAGES, check_balancer_config
 from tests.support.docblocks import Block, expected_matches
 from tests.support.live import serve
 
@@ -140,6 +141,8 @@ class DocRun:
                 yaml.safe_load(text)
             elif lang == "ini":
                 configparser.ConfigParser().read_string(text)
+            elif lang in BALANCER_LANGUAGES:
+                check_balancer_config(lang, text, self.workdir)
         except Exception as exc:
             raise BlockFailed(f"{where} does not load: {exc!r}") from exc
 

@@ -9,6 +9,7 @@ config blocks are parsed (and loaded, when they are an Aion config), and a ```te
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from aion.server.config import AionConfig
+from tests.support import balancer_configs
+from tests.support.balancer_configs import check_balancer_config
 from tests.support.docblocks import Block, DocError, expected_matches, parse
 from tests.support.docrun import DocRun, split_shell
 from tests.support.paths import ROOT
@@ -110,3 +113,27 @@ def test_shell_blocks_split_into_whole_commands() -> None:
         "echo '{\"a\": 1}' \\",
     ]
     assert [c.expected for c in commands] == [None, None, '{"a":1}']
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["program", "minimal"])
+def test_balancer_configs_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installed: bool
+) -> None:
+    if not installed:
+        monkeypatch.setattr(balancer_configs.shutil, "which", lambda _: None)
+    elif not (shutil.which("nginx") and shutil.which("haproxy")):
+        pytest.skip("nginx or haproxy is not installed (scripts/balancers.sh installs them)")
+    good_nginx = "events {}\nhttp {\n    upstream a {\n        server 10.0.0.1:8151;\n    }\n}\n"
+    good_haproxy = (
+        "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
+        "    timeout server 1s\nfrontend f\n    bind 127.0.0.1:8151\n"
+    )
+    check_balancer_config("nginx", good_nginx, tmp_path)
+    check_balancer_config("haproxy", good_haproxy, tmp_path)
+    for lang, bad in [
+        ("nginx", good_nginx.replace("8151;", "8151")),
+        ("nginx", good_nginx.replace("http {", "http")),
+        ("haproxy", "defaults\n    mode http\nbackends\n    balance roundrobin\n"),
+    ]:
+        with pytest.raises(ValueError, match=lang):
+            check_balancer_config(lang, bad, tmp_path)

@@ -88,6 +88,14 @@ def serve(
     shutdown_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds to let in-flight requests finish on SIGTERM.")
     ] = 30.0,
+    node_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AION_NODE_ID",
+            help="This server's name (overrides node_id in the config): one per server of a "
+            "cluster, the `server` label of its metrics.",
+        ),
+    ] = None,
 ) -> None:
     """Run the Aion server."""
     from aion.cli.serve import run_server
@@ -97,7 +105,7 @@ def serve(
     try:
         run_server(host=host, port=port, data=data, config=config, workers=workers,
                    log_level=log_level, log_format=log_format, insecure=insecure,
-                   shutdown_timeout=shutdown_timeout)  # fmt: skip
+                   shutdown_timeout=shutdown_timeout, node_id=node_id)  # fmt: skip
     except AionError as exc:
         fail(str(exc))
 

@@ -67,9 +67,11 @@ def run_server(
     log_format: str = "text",
     insecure: bool = False,
     shutdown_timeout: float = 30.0,
+    node_id: str | None = None,
 ) -> None:
     """Serve until interrupted; on SIGTERM, finish in-flight requests (for at most
-    ``shutdown_timeout`` seconds), then close the stores, which commit every queued write."""
+    ``shutdown_timeout`` seconds), then close the stores, which commit every queued write.
+    ``node_id``, when given, replaces the config's."""
     import uvicorn
 
     from aion.server.app import CONFIG_ENV, create_app, tune_interpreter
@@ -79,6 +81,8 @@ def run_server(
 
     tune_interpreter()
     raw = build_config_mapping(data, config)
+    if node_id:
+        raw["node_id"] = node_id  # one config file for every server, each with its own name
     checked = AionConfig.from_mapping(raw, source=str(config or "defaults"))  # fail early
     checked.data_dir.mkdir(parents=True, exist_ok=True)
     check_cluster_start(checked, str(config or "aion.toml"))

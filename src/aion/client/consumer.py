@@ -1,17 +1,24 @@
 """A consumer-group worker over HTTP: processes on any machine share a stream's shards.
 
 :class:`ConsumerGroupWorker` loops: heartbeat (the server rebalances the group by the same
-fair-share rules as in-process workers, on its own clock, and answers the shards this worker
-owns) → read each owned shard from the group's checkpoint → hand every record to the handler
-→ checkpoint the batch's last sequence number. A checkpoint is written only after the handler
-returned for the whole batch, so delivery is at-least-once: a worker that dies between handling
-and checkpointing has those records handled again by the next owner. Handlers should be
-idempotent.
+fair-share rules as in-process workers, lease expiry on the store's clock, and answers the
+shards this worker owns) → read each owned shard from the group's checkpoint → hand every
+record to the handler → checkpoint the batch's last sequence number. A checkpoint is written
+only after the handler returned for the whole batch, so delivery is at-least-once: a worker
+that dies between handling and checkpointing has those records handled again by the next
+owner. Handlers should be idempotent.
 
 A worker that stops heartbeating (killed, partitioned) loses its leases after
-``lease_seconds``; the others take its shards over at their next heartbeat, from its last
-checkpoint. Checkpoints are compare-and-set against the value this worker last saw, so a worker
-that was taken over without noticing finds out at its next checkpoint and drops the shard.
+``lease_seconds`` on the store's clock; the others take its shards over at their next
+heartbeat, from its last checkpoint. A worker whose heartbeats fail stops reading its shards
+once ``lease_seconds`` have passed (on its own monotonic clock) since the heartbeat it last
+sent, before anyone can take them. Checkpoints are compare-and-set against the value this
+worker last saw, so a worker that was taken over without noticing finds out at its next
+checkpoint and drops the shard.
+
+Shards move between live workers without duplicates: a newcomer claims a shard, and its
+owner gives it up at its next heartbeat, between batches, with everything it handled
+checkpointed; the newcomer reads it only once the server has handed it the lease.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class ConsumerGroupWorker:
         self.start = PositionKind(start)
         self.processed = 0
         self._owned: dict[int, _Shard] = {}
+        self._until = 0.0  # monotonic time the leases of the last heartbeat surely end by
         self._stopping = threading.Event()
         self._turn = 0
 
@@ -100,8 +108,10 @@ class ConsumerGroupWorker:
         try:
             while not self._stopping.is_set():
                 if time.monotonic() >= next_beat:
+                    sent = time.monotonic()
                     try:
                         self._adopt(self._heartbeat(join=not joined))
+                        self._until = sent + self.lease_seconds
                         joined = True
                         next_beat = time.monotonic() + self.lease_seconds / 3
                     except (RequestError, ResponseError) as exc:
@@ -109,6 +119,10 @@ class ConsumerGroupWorker:
                             raise  # a missing or wrong API key does not mend itself
                         # Keep going: leases expire on their own if the outage lasts.
                         logger.warning("worker %s: heartbeat failed: %s", self.worker, exc)
+                        if self._owned and time.monotonic() >= self._until:
+                            # The leases may have run out: another worker may own the shards.
+                            logger.warning("worker %s: leases ran out; stopping", self.worker)
+                            self._owned.clear()
                         self._stopping.wait(min(1.0, self.lease_seconds / 3))
                         continue
                 self._work(max(0.0, next_beat - time.monotonic()))

@@ -112,7 +112,9 @@ def _batch(raw: dict[str, Any]) -> ReadBatch:
 
 
 def _lease(raw: dict[str, Any]) -> LeaseInfo:
-    return LeaseInfo(raw["shard"], raw["owner"], raw["expires_at"], raw["version"])
+    return LeaseInfo(
+        raw["shard"], raw["owner"], raw["expires_at"], raw["version"], raw.get("claimant")
+    )
 
 
 def _membership(raw: dict[str, Any]) -> GroupMembership:

@@ -83,12 +83,14 @@ class ReadBatch:
 
 @dataclass(frozen=True, slots=True)
 class LeaseInfo:
-    """A consumer-group lease on a shard (``expires_at`` in the server's kronos ticks)."""
+    """A consumer-group lease on a shard (``expires_at`` in kronos ticks on the store's clock;
+    ``claimant``: a worker waiting for the shard, which the owner hands over)."""
 
     shard: int
     owner: str | None
     expires_at: int
     version: int
+    claimant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

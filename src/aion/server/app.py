@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from aion.errors import BackendUnavailable
 from aion.server.config import AionConfig
 from aion.server.dashboard import api as dashboard_api
 from aion.server.errors import install_error_handlers
@@ -48,20 +50,21 @@ CONFIG_ENV = "AION_SERVER_CONFIG"
 GC_YOUNG_THRESHOLD = 20_000
 """Net allocations between young-generation collections (Python's default is 700)."""
 SWITCH_INTERVAL_SECONDS = 0.0002
+log = logging.getLogger("aion.server")
 
 
 def create_app(config: AionConfig, service: EventService | None = None) -> FastAPI:
     """The Aion server for ``config``."""
     service = service or EventService(config)
     stream_log = open_streams(config, service)
-    rollups = RollupWorker.for_config(config, stream_log)
+    rollups = RollupWorker.for_config(config, stream_log, service.stores)
     retention = RetentionTrimmer.for_config(config, stream_log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.open()
         try:
-            await stream_log.open()
+            await open_tolerantly(stream_log)
             try:
                 await retention.start()  # after the stream log opens, stopped before it closes
                 async with rollups.running():  # after the stream log opens, before it closes
@@ -122,6 +125,16 @@ def _mount_optional_routers(app: FastAPI) -> None:
     app.include_router(kinesis_api.router())
     app.include_router(dashboard_api.router())
     app.include_router(timeseries_router())
+
+
+async def open_tolerantly(stream_log: StreamLog) -> None:
+    """Open the streams engine; one that is down does not stop the server from starting (an
+    orchestrator would restart it in a loop): stream requests answer 503 and ``/readyz``
+    names it until it answers, and each engine connects by itself once it does."""
+    try:
+        await stream_log.open()
+    except BackendUnavailable as exc:
+        log.warning("the streams engine is down at start-up: %s", exc)
 
 
 def open_streams(config: AionConfig, service: EventService) -> StreamLog:

@@ -212,16 +212,20 @@ class StreamDescription:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """Who owns a shard within a consumer group until when (kronos time).
+    """Who owns a shard within a consumer group until when (kronos time on the store's clock).
 
     ``version`` grows by one on every change; a change names the version it expects, so two
     workers racing for a shard cannot both win (compare-and-set). ``owner`` None: released.
+    ``claimant``: a worker that asked for the shard; the owner hands it over (finishes its
+    batch, checkpoints, releases) at its next heartbeat. On a released lease it reserves the
+    shard for the claimant until ``expires_at``.
     """
 
     shard: int
     owner: str | None
     expires_at: int
     version: int
+    claimant: str | None = None
 
 
 def format_sequence(sequence: int) -> str:
@@ -426,6 +430,12 @@ class StreamLog(Protocol):
     async def get_leases(self, namespace: str, stream: str, group: str) -> dict[int, Lease]:
         """The consumer group's leases per shard (shards never leased are absent)."""
 
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        """The store's kronos time now: the clock the stream's leases expire by (PostgreSQL
+        ``clock_timestamp()``, Redis ``TIME``, the JetStream server's message time; memory and
+        SQLite, one machine, the local clock). Never the caller's clock, so servers whose
+        clocks disagree still agree on which leases expired."""
+
     async def set_lease(
         self,
         namespace: str,
@@ -433,9 +443,14 @@ class StreamLog(Protocol):
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        """Compare-and-set a lease: write ``owner`` and ``expires_at`` only if the stored
-        lease has ``expected_version`` (0: no lease stored); return the new lease (version
-        ``expected_version + 1``) or None when another worker changed it first."""
+        """Compare-and-set a lease: write ``owner`` and ``claimant`` only if the stored lease
+        has ``expected_version`` (0: no lease stored); return the new lease (version
+        ``expected_version + 1``) or None when another worker changed it first.
+
+        The lease runs ``lease_seconds`` (more than 0, at most 3600) from the store's clock,
+        computed by the store in the same step; None keeps the stored expiry (a claim on
+        someone else's lease). No caller-side time goes in."""

@@ -20,7 +20,9 @@ __all__ = ["SCHEMES", "SQL_SCHEMES", "open_stream_log", "url_options"]
 SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 """The schemes whose stream log lives in the event tables (and can share an EventStore)."""
 
-SCHEMES = ("memory", "redis", "rediss", "nats", "tls", *SQL_SCHEMES)
+SCHEMES = (
+    "memory", "redis", "rediss", "redis+sentinel", "rediss+sentinel", "nats", "tls", *SQL_SCHEMES
+)  # fmt: skip
 
 
 def url_options(url: str) -> dict[str, str]:
@@ -33,7 +35,9 @@ def open_stream_log(url: str, *, store: EventStore | None = None) -> StreamLog:
 
     - ``memory://``
     - ``redis://host:port/db?prefix=aion:`` (needs ``pip install 'aion[redis]'``)
-    - ``nats://host:port?prefix=AION`` (needs ``pip install 'aion[nats]'``)
+      or Redis Sentinel: ``redis+sentinel://host:26379,host2:26379/mymaster/0``
+    - ``nats://host:port?prefix=AION`` (needs ``pip install 'aion[nats]'``), or a cluster:
+      ``nats://a:4222,nats://b:4222``
     - ``sqlite:///path.db`` and ``postgresql://…`` (the latter needs
       ``pip install 'aion[postgres]'``)
 
@@ -46,7 +50,7 @@ def open_stream_log(url: str, *, store: EventStore | None = None) -> StreamLog:
         from aion.streams.backends.memory import MemoryStreamLog
 
         return MemoryStreamLog()
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis+sentinel", "rediss+sentinel"):
         try:
             from aion.streams.backends.redis import RedisStreamLog
         except ImportError as exc:

@@ -39,6 +39,7 @@ from aion.streams.protocol import (
 )
 
 __all__ = [
+    "MAX_LEASE_SECONDS",
     "ReadBudget",
     "ShardBounds",
     "StaleStream",
@@ -46,6 +47,7 @@ __all__ = [
     "check_checkpoint",
     "check_checkpoint_end",
     "check_floor",
+    "check_lease_request",
     "check_lease_version",
     "check_limit",
     "check_shard",
@@ -54,12 +56,15 @@ __all__ = [
     "fresh_retry",
     "granted_lease",
     "lease_after_cas",
+    "lease_expiry",
     "lease_from_text",
     "lease_text",
     "new_incarnation",
+    "owner_and_claimant",
     "read_result",
     "retention_cutoff",
     "shard_bounds",
+    "stored_owner",
     "stream_description",
     "stream_not_found",
 ]
@@ -155,6 +160,59 @@ def check_lease_version(expected_version: int) -> None:
     _check_int(expected_version, "expected_version", MAX_SEQUENCE - 1)
 
 
+MAX_LEASE_SECONDS = 3600.0
+"""The longest a lease runs from one renewal."""
+
+
+def check_lease_request(
+    expected_version: int, lease_seconds: float | None, owner: str | None, claimant: str | None
+) -> int | None:
+    """Refuse a bad ``set_lease`` before it reaches the store; return the lease's duration in
+    kronos ticks (None: keep the stored expiry). Names hold no line break: the backends keep
+    owner and claimant in one text (:func:`stored_owner`)."""
+    check_lease_version(expected_version)
+    for name, value in (("owner", owner), ("claimant", claimant)):
+        if value is not None and (not isinstance(value, str) or not value or "\n" in value):
+            raise ValidationError(f"{name} must be a non-empty name without line breaks", name)
+    if lease_seconds is None:
+        return None
+    if (
+        isinstance(lease_seconds, bool)
+        or not isinstance(lease_seconds, int | float)
+        or not 0 < lease_seconds <= MAX_LEASE_SECONDS
+    ):
+        raise ValidationError(
+            f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:g}",
+            "lease_seconds",
+        )
+    # Even, so the Redis script's double arithmetic on it stays exact.
+    return round(lease_seconds * TICKS_PER_SECOND / 2) * 2
+
+
+def lease_expiry(now: int, ttl: int | None, stored: int | None) -> int:
+    """A lease's new expiry on the store's clock: ``now + ttl``; with ``ttl`` None the stored
+    expiry (``now`` when nothing is stored: already expired)."""
+    if ttl is not None:
+        return now + ttl
+    return now if stored is None else stored
+
+
+def stored_owner(owner: str | None, claimant: str | None) -> str | None:
+    """Owner and claimant as the one text the backends keep in the owner column or field:
+    the owner alone, or ``owner + "\\n" + claimant`` (an empty owner part: released)."""
+    if claimant is None:
+        return owner
+    return f"{owner or ''}\n{claimant}"
+
+
+def owner_and_claimant(text: str | None) -> tuple[str | None, str | None]:
+    """The owner and claimant back from :func:`stored_owner`."""
+    if text is None or "\n" not in text:
+        return text, None
+    owner, _, claimant = text.partition("\n")
+    return owner or None, claimant
+
+
 class ReadBudget:
     """How much more one read may return: ``limit`` records and ``max_bytes`` of their data.
 
@@ -232,35 +290,52 @@ def checkpoint_matches(stored: int, expected: int | None) -> bool:
     return expected is None or stored == expected
 
 
-def granted_lease(shard: int, owner: str | None, expires_at: int, expected_version: int) -> Lease:
+def granted_lease(
+    shard: int,
+    owner: str | None,
+    expires_at: int,
+    expected_version: int,
+    claimant: str | None = None,
+) -> Lease:
     """The lease a compare-and-set at ``expected_version`` writes (the next version)."""
-    return Lease(shard, owner, expires_at, expected_version + 1)
+    return Lease(shard, owner, expires_at, expected_version + 1, claimant)
 
 
 def lease_after_cas(
-    stored_version: int, shard: int, owner: str | None, expires_at: int, expected_version: int
+    stored: Lease | None,
+    shard: int,
+    owner: str | None,
+    expiry: tuple[int, int | None],
+    expected_version: int,
+    claimant: str | None = None,
 ) -> Lease | None:
-    """The lease to write when the stored version (0: no lease stored) is the expected one;
-    None when another worker changed it first."""
-    if stored_version != expected_version:
+    """The lease to write when the stored one (None: none stored) has the expected version
+    (0: none stored); None when another worker changed it first. ``expiry`` is the store's
+    ``(now, ttl)`` (see :func:`lease_expiry`)."""
+    if (0 if stored is None else stored.version) != expected_version:
         return None
-    return granted_lease(shard, owner, expires_at, expected_version)
+    now, ttl = expiry
+    expires_at = lease_expiry(now, ttl, None if stored is None else stored.expires_at)
+    return granted_lease(shard, owner, expires_at, expected_version, claimant)
 
 
 def lease_text(lease: Lease) -> str:
-    """A lease as the key-value backends keep it: ``"version|expires_at|=owner"``.
+    """A lease as the key-value backends keep it: ``"version|expires_at|=owner"``, the owner
+    part being :func:`stored_owner` (owner and claimant).
 
-    The ``=`` marks a present owner, so an empty owner name and a released lease differ; the
+    The ``=`` marks a present owner part, so an empty one and a released lease differ; the
     version leads, so a compare-and-set script can read it alone.
     """
-    owner = "" if lease.owner is None else "=" + lease.owner
+    text = stored_owner(lease.owner, lease.claimant)
+    owner = "" if text is None else "=" + text
     return f"{lease.version}|{lease.expires_at}|{owner}"
 
 
 def lease_from_text(shard: int, text: str) -> Lease:
     """The lease of ``shard`` back from :func:`lease_text`."""
     version, expires, owner = text.split("|", 2)
-    return Lease(shard, owner[1:] if owner else None, int(expires), int(version))
+    name, claimant = owner_and_claimant(owner[1:] if owner else None)
+    return Lease(shard, name, int(expires), int(version), claimant)
 
 
 def read_result(records: list[StoredRecord], bound: int, latest_time: int | None) -> ReadResult:

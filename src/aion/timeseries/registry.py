@@ -7,6 +7,7 @@ first argument                       backend
 a :class:`MemoryDatabase`            the in-memory store sharing that database
 a ``redis.Redis`` client             Redis
 ``"redis://host:port/db"``           Redis, through ``redis.Redis.from_url``
+``"redis+sentinel://h:26379/svc/0"`` Redis Sentinel (:mod:`aion.core.redis_urls`)
 an SQLAlchemy ``Engine``             SQL (``table_name``, ``string_length``,
                                      ``text_length``, ``value_type`` options)
 any SQLAlchemy URL                   SQL: ``sqlite:///x.db``, ``postgresql://...``,
@@ -53,7 +54,7 @@ def _from_url(kind: Kind, url: str, options: dict[str, Any]) -> TimeseriesStore:
         if client_config:
             raise ConfigurationError("memory:// takes no client_config")
         return MemoryStore(kind, **options)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel"):
         from aion.timeseries.backends.redis import RedisStore
 
         return RedisStore.from_url(kind, url, client_config, **options)

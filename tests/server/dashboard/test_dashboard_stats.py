@@ -7,6 +7,7 @@ from aion.server.dashboard.stats import (
     TICKS_PER_MINUTE,
     downsample,
     numeric_value,
+    shards_rate,
     stream_rate,
     summarise_bucket,
 )
@@ -81,3 +82,16 @@ def test_downsample_keeps_short_series_and_averages_long_ones() -> None:
     assert len(reduced) == 10
     assert all(abs(v - 0.5) < 0.01 for _, v in reduced)
     assert reduced[0][0] < reduced[-1][0]
+
+
+def test_shards_rate_sums_shards_and_estimates_a_capped_one() -> None:
+    now = 10 * TICKS_PER_MINUTE
+    quiet = [now - 4 * TICKS_PER_MINUTE, now - 1]  # 2 events, all counted
+    busy = [now - (9 - 2 * i) * TICKS_PER_MINUTE // 2 for i in range(3)]  # capped at 3
+    rate = shards_rate([quiet, busy], now, window_minutes=5, shard_cap=3)
+    assert (rate.count, rate.estimated) == (5, True)
+    # The capped shard's minutes after its newest counted time are not fully counted.
+    assert rate.bins == [2, 1, None, None, None]
+    assert rate.per_minute > 2 / 5 + 3 / 5
+    exact = shards_rate([quiet, []], now, window_minutes=5, shard_cap=3)
+    assert (exact.count, exact.estimated, exact.bins) == (2, False, [1, 0, 0, 0, 1])

@@ -52,8 +52,8 @@ def test_readyz_names_the_backend_that_is_down(tmp_path: Path) -> None:
         assert body["backends"] == {"memory": True, "pg": False}
         assert "pg" in body["message"]
         metrics = client.get("/metrics").text
-        assert 'aion_backend_up{backend="pg"} 0.0' in metrics
-        assert 'aion_backend_up{backend="memory"} 1.0' in metrics
+        assert 'aion_backend_up{backend="pg",server="aion"} 0.0' in metrics
+        assert 'aion_backend_up{backend="memory",server="aion"} 1.0' in metrics
 
 
 def test_readyz_is_200_when_every_backend_answers(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_metrics_after_traffic(client: TestClient, keys: Keys) -> None:
     samples = _samples(response.text)
 
     def value(name: str, **labels: str) -> float:
-        return samples[(name, frozenset(labels.items()))]
+        return samples[(name, frozenset({"server": "aion", **labels}.items()))]
 
     assert value("aion_events_ingested_total", namespace="default", stream="clicks") == 3
     assert value("aion_events_ingested_total", namespace="default", stream="views") == 1
@@ -158,7 +158,27 @@ def test_sqlite_queue_depth_is_exported(tmp_path: Path) -> None:
     with TestClient(app) as client:
         client.post("/1.0/events/put", json={"events": {"s": [{}]}})
         text = client.get("/metrics").text
-    assert 'aion_storage_write_queue_depth{backend="sqlite"} 0.0' in text
+    assert 'aion_storage_write_queue_depth{backend="sqlite",server="aion"} 0.0' in text
+
+
+def test_every_sample_names_its_server(tmp_path: Path) -> None:
+    """The servers of a cluster scraped into one Prometheus stay apart: every sample carries
+    ``server``, the config's node_id."""
+    app = create_app(AionConfig.for_data_dir(tmp_path, node_id="aion-b"))
+    with TestClient(app) as client:
+        client.post("/1.0/events/put", json={"events": {"s": [{}]}})
+        samples = _samples(client.get("/metrics").text)
+    assert samples
+    assert {dict(labels).get("server") for _, labels in samples} == {"aion-b"}
+    assert (
+        samples[
+            (
+                "aion_events_ingested_total",
+                frozenset({"server": "aion-b", "namespace": "default", "stream": "s"}.items()),
+            )
+        ]
+        == 1
+    )
 
 
 def test_label_cap_folds_new_streams_and_namespaces_into_other() -> None:

@@ -144,6 +144,16 @@ def test_which_store_a_configuration_uses(tmp_path: Path) -> None:
     assert shared_store_backend(_config(tmp_path, backends={"local": local, "pg": pg},
                                         keys_store="pg")) == "pg"  # fmt: skip
     assert shared_store_backend(_config(tmp_path, backends={"pg": pg}, keys_store="local")) is None
+    # Reads from a replica: keys are written, so they live on the primary the route writes.
+    replica = f"{pg}?read_only=true"
+    routes = [{"namespace": "*", "prefix": "", "backends": ["primary"], "read_backend": "replica"}]
+    read_from_replica = _config(
+        tmp_path, backends={"primary": pg, "replica": replica}, routes=routes
+    )
+    assert shared_store_backend(read_from_replica) == "primary"
+    routes[0]["backends"] = ["replica"]
+    with pytest.raises(ConfigurationError, match="keys_store"):
+        shared_store_backend(_config(tmp_path, backends={"replica": replica}, routes=routes))
     # Servers that share only Redis.
     only_redis = _config(tmp_path, keys_store="redis://127.0.0.1:6379/0?prefix=shop:")
     assert isinstance(open_key_store(only_redis), RedisKeyStore)

@@ -96,7 +96,7 @@ def _total(ts: Timeseries, name: str) -> int:
 
 
 def _worker(log: StreamLog, rules: tuple[RollupRule, ...]) -> RollupWorker:
-    return RollupWorker(log, rules, poll_seconds=0.1, batch=100, wait_seconds=0.05)
+    return RollupWorker(log, rules, poll_seconds=0.1, batch=100, lease_seconds=1.5)
 
 
 async def test_counts_every_event_once_across_restarts(

@@ -5,7 +5,8 @@ The page is plain HTML, CSS and JavaScript shipped in the package (``static/ui``
 server: a Content-Security-Policy of ``'self'`` says so to the browser too. Endpoints:
 
 - ``GET /ui/api/namespaces``: the namespaces to offer;
-- ``GET /ui/api/streams``: the streams of a namespace with events per minute;
+- ``GET /ui/api/streams``: the streams of a namespace with events per minute (the event
+  store's, and a separate streams engine's);
 - ``GET /ui/api/tail``: a stream's new events as server-sent events;
 - ``GET /ui/api/bucket``, ``/ui/api/bucket/history`` and ``/ui/api/buckets``: the Initial
   State bucket view (a key's history, the buckets' names);
@@ -29,7 +30,13 @@ from aion.core.events import validate_stream_name
 from aion.core.time import TICKS_PER_MILLISECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
 from aion.server.dashboard.page import static_file
-from aion.server.dashboard.reads import bucket_names, key_history, newest_events, stream_rates
+from aion.server.dashboard.reads import (
+    bucket_names,
+    key_history,
+    newest_events,
+    record_rates,
+    stream_rates,
+)
 from aion.server.dashboard.rollup import INTERVALS, TRANSFORMS, rollup
 from aion.server.dashboard.shapes import (
     PAGE_RESPONSES,
@@ -54,6 +61,7 @@ from aion.server.openapi_shapes import AION_ERROR, error_response
 from aion.server.ops.auth import key_grant, request_namespace
 from aion.server.ops.auth_rules import ALL_NAMESPACES
 from aion.server.service import EventService
+from aion.streams.protocol import StreamLog
 
 __all__ = ["router"]
 
@@ -87,6 +95,15 @@ async def _answer(work: Callable[[], Awaitable[Response]]) -> Response:
         return await work()
     except AionError as exc:
         return native_error(exc, headers={"Cache-Control": "no-store"})
+
+
+def _separate_streams(request: Request) -> StreamLog | None:
+    """The streams engine when it keeps its streams apart from the event store (a Redis or
+    NATS URL); None when the sharded streams are the event store's own (SQL)."""
+    if _service(request).config.streams_backend is not None:
+        return None
+    log: StreamLog | None = getattr(request.app.state, "stream_log", None)
+    return log
 
 
 def _by_stream(bucket: BucketNameOut) -> str:
@@ -152,22 +169,31 @@ def router(
         namespace: Namespace = None,
         window: Annotated[int, Query(ge=1, le=120, description="minutes")] = window_minutes,
     ) -> Response:
-        """The streams of a namespace (at most 500, by name) with events per minute over the
-        last ``window`` minutes, counted from each stream's newest events (at most the cap;
-        beyond it the rate is estimated)."""
+        """The streams of a namespace (at most 500 of each kind, by name) with events per
+        minute over the last ``window`` minutes, counted in the store from each stream's
+        events (at most the cap; beyond it the rate is estimated): the event store's streams,
+        then, when the streams engine is a service of its own (Redis, NATS), its sharded
+        streams (``kind: records``)."""
 
         async def work() -> Response:
             service = _service(request)
             ns = request_namespace(request)
             now = kronos_time_now()
             rates, truncated = await stream_rates(service, ns, now, window, rate_cap, MAX_STREAMS)
+            shown = [stream_rate_out(s, r) for s, r in rates.items()]
+            engine = _separate_streams(request)
+            if engine is not None:
+                names = await engine.list_streams(ns)
+                truncated = truncated or len(names) > MAX_STREAMS
+                found = await record_rates(engine, ns, names[:MAX_STREAMS], now, window, rate_cap)
+                shown += [stream_rate_out(s, r, "records") for s, r in found.items()]
             return encode(
                 StreamsOut(
                     namespace=ns,
                     now_ms=now // TICKS_PER_MILLISECOND,
                     window_minutes=window,
                     cap=rate_cap,
-                    streams=[stream_rate_out(s, r) for s, r in rates.items()],
+                    streams=shown,
                     truncated=truncated,
                 )
             )

@@ -4,6 +4,9 @@ Rates are counted from the store, not from in-process counters: the store is the
 that sees the writes of every worker process and survives restarts, and a descending read
 with a limit costs at most ``cap`` rows per stream (see
 :func:`aion.server.dashboard.stats.stream_rate` for how a capped read still gives a rate).
+Streams kept by a streams engine of their own (Redis, NATS) are read the same way from that
+engine: each shard forward from the window's start, up to a share of the cap, so every server
+of a cluster shows the same numbers.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import msgspec
 
 from aion.core.events import EventPage, EventRecord
 from aion.core.ids import MAX_KRONOS_TIME
+from aion.errors import NotFound
 from aion.server.dashboard.stats import (
     TICKS_PER_MINUTE,
     StreamRate,
     numeric_value,
+    shards_rate,
     stream_rate,
 )
 from aion.server.reserved import BUCKET_NAMES_STREAM
 from aion.server.service import EventService
+from aion.streams.protocol import Position, StreamLog
 
 __all__ = [
     "LATEST",
@@ -33,6 +39,7 @@ __all__ = [
     "bucket_names",
     "key_history",
     "newest_events",
+    "record_rates",
     "records",
     "stream_rates",
 ]
@@ -81,6 +88,49 @@ async def stream_rates(
 
     rates = await asyncio.gather(*(one(s) for s in shown))
     return dict(zip(shown, rates, strict=True)), len(names) > len(shown)
+
+
+async def _arrivals(
+    log: StreamLog, namespace: str, stream: str, shard: int, span: tuple[int, int], cap: int
+) -> list[int]:
+    """The arrival times of a shard's records in ``[start, now]``, oldest first, at most
+    ``cap``."""
+    start, now = span
+    times: list[int] = []
+    position = Position.at_timestamp(start)
+    while len(times) < cap:
+        read = await log.read(namespace, stream, shard, position, limit=min(cap - len(times), 1000))
+        times.extend(r.arrival_time for r in read.records if r.arrival_time <= now)
+        if not read.records or read.records[-1].arrival_time > now:
+            break
+        position = read.next_position
+    return times[:cap]
+
+
+async def record_rates(
+    log: StreamLog, namespace: str, names: list[str], now: int, window_minutes: int, cap: int
+) -> dict[str, StreamRate]:
+    """The rate of each of the streams engine's streams ``names``: each shard read forward
+    from the window's start, up to ``cap`` split evenly over the stream's shards."""
+    gate = asyncio.Semaphore(_PARALLEL_READS)
+    start = now - window_minutes * TICKS_PER_MINUTE + 1
+
+    async def shard_times(stream: str, shard: int, shard_cap: int) -> list[int]:
+        async with gate:
+            return await _arrivals(log, namespace, stream, shard, (start, now), shard_cap)
+
+    async def one(stream: str) -> StreamRate | None:
+        try:
+            async with gate:
+                shards = (await log.describe_stream(namespace, stream)).shards
+            shard_cap = max(cap // max(len(shards), 1), 1)
+            times = await asyncio.gather(*(shard_times(stream, s.shard, shard_cap) for s in shards))
+        except NotFound:
+            return None  # deleted since it was listed
+        return shards_rate(times, now, window_minutes, shard_cap)
+
+    rates = await asyncio.gather(*(one(s) for s in names))
+    return {name: rate for name, rate in zip(names, rates, strict=True) if rate is not None}
 
 
 async def newest_events(

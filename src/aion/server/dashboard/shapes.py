@@ -7,7 +7,7 @@ JavaScript dates.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from starlette.responses import Response
@@ -50,9 +50,12 @@ class NamespacesOut(msgspec.Struct, kw_only=True):
 class StreamRateOut(msgspec.Struct, kw_only=True):
     """One stream's events in the window: ``per_minute`` is estimated from the newest ``cap``
     events when there were more; ``bins`` are per-minute counts, oldest first (null: not
-    counted because of the cap)."""
+    counted because of the cap). ``kind``: ``events`` for a stream of the event store (every
+    view reads it), ``records`` for a sharded stream the streams engine keeps apart (Redis,
+    NATS), which only this list shows."""
 
     stream: str
+    kind: Literal["events", "records"] = "events"
     count: int
     per_minute: float
     estimated: bool
@@ -153,9 +156,12 @@ class ErrorOut(msgspec.Struct, kw_only=True):
     error: ErrorDetail
 
 
-def stream_rate_out(stream: str, rate: StreamRate) -> StreamRateOut:
+def stream_rate_out(
+    stream: str, rate: StreamRate, kind: Literal["events", "records"] = "events"
+) -> StreamRateOut:
     return StreamRateOut(
         stream=stream,
+        kind=kind,
         count=rate.count,
         per_minute=round(rate.per_minute, 3),
         estimated=rate.estimated,

@@ -3,6 +3,9 @@
 - ``stream_rate``: events per minute of a stream over a window, from the times of its newest
   events. The caller reads at most ``cap`` of them; when the cap is hit, the rate is estimated
   from the span those events cover instead of the whole window.
+- ``shards_rate``: the same for a sharded stream of the streams engine (Redis, NATS), from the
+  arrival times of each shard's oldest records in the window, read forward up to a cap per
+  shard.
 - ``summarise_bucket``: the Initial State view of a stream of ``{key, value, @time}`` events:
   the latest value per key and its recent numeric history.
 - ``downsample``: a long numeric history reduced to a bounded number of points for a chart.
@@ -25,6 +28,7 @@ __all__ = [
     "StreamRate",
     "downsample",
     "numeric_value",
+    "shards_rate",
     "stream_rate",
     "summarise_bucket",
 ]
@@ -72,6 +76,37 @@ def stream_rate(
     for slot in range(reached + 1):
         bins[slot] = None
     return StreamRate(count, count * TICKS_PER_MINUTE / span, True, bins)
+
+
+def shards_rate(
+    times_per_shard: Sequence[Sequence[int]], now: int, window_minutes: int, shard_cap: int
+) -> StreamRate:
+    """The rate of a sharded stream from each shard's arrival times in ``(now - window, now]``,
+    oldest first, at most ``shard_cap`` per shard (a shard read forward from the window's
+    start). A shard that reached its cap may hold more: its rate is extrapolated from the span
+    its times cover, and the minutes after its newest time counted are not fully counted
+    (None)."""
+    bins: list[int | None] = [0] * window_minutes
+    start = now - window_minutes * TICKS_PER_MINUTE
+    count, per_minute, estimated = 0, 0.0, False
+    unknown_from = window_minutes  # the first slot not fully counted
+    for times in times_per_shard:
+        for t in times:
+            age = (now - t) // TICKS_PER_MINUTE
+            if 0 <= age < window_minutes:
+                slot = window_minutes - 1 - age
+                bins[slot] = (bins[slot] or 0) + 1
+        count += len(times)
+        if times and len(times) >= shard_cap:
+            estimated = True
+            per_minute += len(times) * TICKS_PER_MINUTE / max(times[-1] - start, TICKS_PER_SECOND)
+            age = min(max((now - times[-1]) // TICKS_PER_MINUTE, 0), window_minutes - 1)
+            unknown_from = min(unknown_from, window_minutes - 1 - age)
+        else:
+            per_minute += len(times) / window_minutes
+    for slot in range(unknown_from, window_minutes):
+        bins[slot] = None
+    return StreamRate(count, per_minute, estimated, bins)
 
 
 def numeric_value(value: object) -> float | None:

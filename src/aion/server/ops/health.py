@@ -6,7 +6,11 @@ A backend is ready when it answers (``is_alive``) and, for a store that tracks i
 but a server that cannot store a put is not ready. A store whose last write failed is probed
 with a small write, so readiness comes back as soon as writes work, client writes or not. The
 streams engine counts as the backend ``streams`` when it is a separate service (Redis, NATS)
-that can say whether it answers; over SQL it is an event store already listed.
+that can say whether it answers, or an SQL database apart from the event stores; over an
+event store's database it is already listed. With ``[[rollups]]`` rules, ``rollups`` is ready
+when every rule's backend is open and answers; on a server sharing a cluster's keys store,
+``keys`` is ready when that store answers. So every engine the server uses is covered, and a
+balancer takes a server out of rotation whichever engine it has lost.
 
 Each backend is checked concurrently with a short timeout, so one hung backend makes the probe
 say so in time instead of hanging the probe (and the orchestrator's check).
@@ -22,12 +26,15 @@ from typing import Any, Protocol, runtime_checkable
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from aion.errors import AionError
 from aion.server.ops.openapi import HEALTHZ, READYZ
 from aion.storage import EventStore
 from aion.storage.protocol import WriteHealth
 
 __all__ = [
+    "KEYS_BACKEND",
     "PROBE_TIMEOUT_SECONDS",
+    "ROLLUPS_BACKEND",
     "STREAMS_BACKEND",
     "Liveness",
     "install_health",
@@ -37,6 +44,8 @@ __all__ = [
 
 PROBE_TIMEOUT_SECONDS = 2.0
 STREAMS_BACKEND = "streams"
+ROLLUPS_BACKEND = "rollups"
+KEYS_BACKEND = "keys"
 log = logging.getLogger("aion.server.health")
 
 
@@ -96,13 +105,68 @@ async def probe_backends(
     return dict(zip(names, alive, strict=True))
 
 
+@runtime_checkable
+class _Pingable(Protocol):
+    """A blocking store that raises unless its backend answers (rollup backends)."""
+
+    def ping(self) -> None: ...
+
+
+class _RollupBackends:
+    """Ready when every rollup rule's backend is open and answers."""
+
+    def __init__(self, rollups: Any) -> None:
+        self._rollups = rollups
+
+    async def is_alive(self) -> bool:
+        for rule in self._rollups.rules:
+            timeseries = self._rollups.timeseries.get(rule.name)
+            if timeseries is None:  # it could not be opened (yet): its backend is down
+                return False
+            store = timeseries.store
+            if isinstance(store, _Pingable):
+                try:
+                    await asyncio.to_thread(store.ping)
+                except AionError:
+                    return False
+        return True
+
+
+class _SharedKeys:
+    """Ready when the cluster's shared keys store (PostgreSQL or Redis) answers."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def is_alive(self) -> bool:
+        try:
+            await asyncio.to_thread(self._store.version)
+        except AionError:
+            return False
+        return True
+
+
 def _checked_backends(app: FastAPI) -> dict[str, Liveness]:
-    """The backends readiness checks: the event stores, and the streams engine when it is a
-    service of its own that can say whether it answers."""
-    backends: dict[str, Liveness] = dict(app.state.service.stores)
+    """The backends readiness checks, every engine the server uses: the event stores; the
+    streams engine when it is a service of its own (Redis, NATS, a PostgreSQL apart from the
+    event stores'); the rollup rules' backends (``rollups``); a cluster's shared keys store
+    (``keys``)."""
+    service = app.state.service
+    backends: dict[str, Liveness] = dict(service.stores)
     stream_log = getattr(app.state, "stream_log", None)
-    if isinstance(stream_log, Liveness) and STREAMS_BACKEND not in backends:
-        backends[STREAMS_BACKEND] = stream_log
+    if STREAMS_BACKEND not in backends:
+        if isinstance(stream_log, Liveness):
+            backends[STREAMS_BACKEND] = stream_log
+        else:  # an SQL stream log over a store of its own, not one of the event stores
+            own = getattr(stream_log, "store", None)
+            if isinstance(own, Liveness) and all(own is not s for s in service.stores.values()):
+                backends[STREAMS_BACKEND] = own
+    rollups = getattr(app.state, "rollups", None)
+    if rollups is not None and rollups.rules and ROLLUPS_BACKEND not in backends:
+        backends[ROLLUPS_BACKEND] = _RollupBackends(rollups)
+    keyring = getattr(app.state, "keyring", None)
+    if keyring is not None and keyring.shared and KEYS_BACKEND not in backends:
+        backends[KEYS_BACKEND] = _SharedKeys(keyring.store)
     return backends
 
 

@@ -3,10 +3,11 @@
 A server is *configured for a cluster* when it has a shared store: what ``keys_store`` in
 ``aion.toml`` names (a PostgreSQL backend, or a ``redis://`` URL for servers that share only
 Redis), or else the read backend of the default route when that is PostgreSQL (servers that
-read their events from one database are one cluster). Its API keys and the secret that signs
-shard iterators then live in that store, so every server enforces the same keys and accepts
-the others' iterators. ``keys_store = "local"`` keeps them in ``<data dir>/keys.db`` whatever
-the backends are.
+read their events from one database are one cluster); when that backend is a replica
+(``?read_only=true``), the route's first writable PostgreSQL backend. Its API keys and the
+secret that signs shard iterators then live in that store, so every server enforces the
+same keys and accepts the others' iterators. ``keys_store = "local"`` keeps them in
+``<data dir>/keys.db`` whatever the backends are.
 
 A cluster server refuses to start while the shared store holds no key, unless ``open = true``
 says an open cluster is intended: one server without keys would answer anyone.
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from aion.core.redis_urls import is_redis_url
 from aion.errors import BackendUnavailable, ConfigurationError
 from aion.server.config import AionConfig
 from aion.server.ops.keys import ApiKeyStore, KeyStore
+from aion.storage.pg_url import parse_pg_url
 
 __all__ = [
     "LOCAL_REFRESH_SECONDS",
@@ -35,7 +38,6 @@ LOCAL_REFRESH_SECONDS = 1.0
 """How often a server looks at its local ``keys.db`` (4 header bytes)."""
 
 _POSTGRES = ("postgresql", "postgres")
-_REDIS = ("redis", "rediss")
 
 
 def _scheme(url: str) -> str:
@@ -52,7 +54,7 @@ def shared_store_backend(config: AionConfig) -> str | None:
     if config.keys_store == "local":
         return None
     if config.keys_store is not None and "://" in config.keys_store:
-        if _scheme(config.keys_store) not in _REDIS:
+        if not is_redis_url(config.keys_store):
             raise ConfigurationError(
                 f"keys_store: {config.keys_store!r} is not a redis:// URL; name a PostgreSQL "
                 "backend, give a Redis URL, or keep keys 'local'"
@@ -66,7 +68,28 @@ def shared_store_backend(config: AionConfig) -> str | None:
             )
         return config.keys_store
     default = next(r for r in config.routes if r.namespace == "*" and not r.prefix)
-    return default.read_backend if _is_postgres(config.backends[default.read_backend]) else None
+    if not _is_postgres(config.backends[default.read_backend]):
+        return None
+    if _writable(config.backends[default.read_backend]):
+        return default.read_backend
+    # Reads come from a replica marked read_only: keys are written, so they live on the
+    # route's first writable PostgreSQL backend (the primary).
+    primaries = [
+        name
+        for name in default.backends
+        if _is_postgres(config.backends[name]) and _writable(config.backends[name])
+    ]
+    if not primaries:
+        raise ConfigurationError(
+            f"keys_store: the default route reads from the read-only {default.read_backend!r} "
+            "and writes to no other PostgreSQL backend; name one with keys_store"
+        )
+    return primaries[0]
+
+
+def _writable(url: str) -> bool:
+    """Whether a PostgreSQL URL is not marked ``read_only=true`` (a replica)."""
+    return parse_pg_url(url)[1].read_only is not True
 
 
 def open_key_store(config: AionConfig) -> ApiKeyStore:

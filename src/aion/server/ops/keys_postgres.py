@@ -33,6 +33,7 @@ from aion.server.ops.keys import (
     scopes_text,
     token_digest,
 )
+from aion.storage.pg_url import conninfo
 
 __all__ = ["PostgresKeyStore"]
 
@@ -71,7 +72,7 @@ class PostgresKeyStore:
     (:class:`~aion.server.ops.keys.ApiKeyStore`)."""
 
     def __init__(self, url: str, backend: str = "postgresql") -> None:
-        self.url = url
+        self.url = conninfo(url)  # without Aion's own URL settings (pool_size, read_only)
         self.backend = backend
         self._schema_ready = False
 

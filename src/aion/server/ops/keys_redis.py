@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import redis
 import redis.exceptions
 
+from aion.core.redis_urls import sync_redis
 from aion.errors import BackendUnavailable, NotFound
 from aion.server.ops.auth_rules import Grant, Scope
 from aion.server.ops.keys import (
@@ -78,7 +79,7 @@ class RedisKeyStore:
 
     @contextmanager
     def _client(self) -> Iterator[redis.Redis]:
-        client = redis.Redis.from_url(
+        client = sync_redis(
             self.url,
             socket_connect_timeout=TIMEOUT_SECONDS,
             socket_timeout=TIMEOUT_SECONDS,

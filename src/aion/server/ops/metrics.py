@@ -18,18 +18,21 @@
 - ``aion_storage_write_queue_depth{backend}``: writes waiting for the SQLite writer thread.
 
 The registry is per app, in one process: with ``--workers N`` each scrape reaches one worker
-and shows its counters only (see docs/operations.md).
+and shows its counters only (see docs/operations.md). Every sample carries a ``server`` label,
+the config's ``node_id``, so the servers of a cluster scraped into one Prometheus stay apart
+(and sum across with ``sum without (server, instance)``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,6 +97,7 @@ class Metrics:
         max_namespaces: int = 100,
         max_streams: int = 1000,
         kinesis_operations: Collection[str] = frozenset(),
+        server: str = "aion",
     ) -> None:
         self.kinesis_operations = kinesis_operations
         self.registry = CollectorRegistry()
@@ -124,6 +128,7 @@ class Metrics:
         build = Gauge("aion_build_info", "The running version.", ["version"], registry=r)
         build.labels(__version__).set(1)
         self._cap = LabelCap(max_namespaces, max_streams)
+        self.server = server
 
     def count_events(self, namespace: str, stream: str, count: int) -> None:
         """Count ``count`` events stored in ``namespace``/``stream``."""
@@ -153,7 +158,24 @@ class Metrics:
             depth: Any = getattr(store, "queue_depth", None)
             if isinstance(depth, int):
                 self.queue_depth.labels(name).set(depth)
-        return generate_latest(self.registry)
+        return generate_latest(_ServerLabelled(self.registry, self.server))
+
+
+class _ServerLabelled:
+    """A registry's metrics with a ``server`` label on every sample (prometheus_client has no
+    constant labels; a label on each instrument would repeat the value at every call)."""
+
+    def __init__(self, registry: CollectorRegistry, server: str) -> None:
+        self.registry = registry
+        self.server = server
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            family.samples = [
+                sample._replace(labels={"server": self.server, **sample.labels})
+                for sample in family.samples
+            ]
+            yield family
 
 
 class RequestMetricsMiddleware:
@@ -193,7 +215,7 @@ def install_metrics(
 ) -> Metrics:
     """Add ``/metrics`` and the request instruments to ``app``; count the service's writes.
     ``kinesis_operations``: the Kinesis operations the app serves, each its own route label."""
-    metrics = Metrics(kinesis_operations=kinesis_operations)
+    metrics = Metrics(kinesis_operations=kinesis_operations, server=service.config.node_id)
     app.state.metrics = metrics
     service.on_stored = metrics.count_events
 

@@ -30,9 +30,12 @@ _decode = msgspec.json.Decoder().decode
 _MAX_KEY = 200  # checkpoint keys live in a VARCHAR(255) on SQL
 
 
-def checkpoint_key(rule: RollupRule, namespace: str, stream: str, shard: int) -> str:
-    """The checkpoint of one rule on one shard; long keys end in a digest to stay short."""
-    key = f"{rule.name}|{namespace}|{stream}|{shard}"
+def checkpoint_key(
+    rule: RollupRule, namespace: str, stream: str, shard: int, source: str = ""
+) -> str:
+    """The checkpoint of one rule on one shard of one source (``""``: the streams engine,
+    whose keys carry no tag); long keys end in a digest to stay short."""
+    key = f"{rule.name}|{namespace}|{stream}|{shard}" + (f"|{source}" if source else "")
     if len(key) <= _MAX_KEY:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]

@@ -21,7 +21,6 @@ import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from aion.core.time import TICKS_PER_SECOND, kronos_time_now
 from aion.errors import AionError, ValidationError
 from aion.server.errors import Conflict, native_error
 from aion.server.ops.auth import request_namespace
@@ -45,7 +44,7 @@ from aion.server.streams.native_shapes import (
     record_json,
     to_append,
 )
-from aion.streams.groups.membership import heartbeat, leave
+from aion.streams.groups.membership import heartbeat, leave, release
 from aion.streams.protocol import (
     AppendRecord,
     Position,
@@ -270,15 +269,17 @@ async def set_checkpoint(request: Request) -> Response:
 
 
 async def get_leases(request: Request) -> Response:
-    """The group's leases (shards never leased are absent) and the server's kronos time,
-    so workers judge expiry by the server's clock, not their own."""
+    """The group's leases (shards never leased are absent) and the store's kronos time now,
+    so workers judge expiry by the store's clock, not their own."""
     leases = await _log(request).get_leases(
         request_namespace(request), _stream(request), _group(request)
     )
     return _json(
         {
             "leases": [lease_json(lease) for _, lease in sorted(leases.items())],
-            "server_time": kronos_time_now(),
+            "server_time": await _log(request).lease_time(
+                request_namespace(request), _stream(request)
+            ),
         }
     )
 
@@ -294,14 +295,13 @@ async def set_lease(request: Request) -> Response:
         raise ValidationError(
             f"owner must be 1 to {MAX_OWNER_LENGTH} characters (or null)", "owner"
         )
-    expires_at = kronos_time_now() + round(body.ttl_seconds * TICKS_PER_SECOND)
     lease = await _log(request).set_lease(
         request_namespace(request),
         _stream(request),
         _group(request),
         shard,
         body.owner,
-        expires_at,
+        body.ttl_seconds,
         body.expected_version,
     )
     if lease is None:
@@ -316,14 +316,17 @@ def _worker(request: Request) -> str:
 
 async def _membership(request: Request) -> Response:
     body = parse_body(await request.body() or b"{}", MemberBody)
-    held = await heartbeat(
+    log, namespace, stream, group = (
         _log(request),
         request_namespace(request),
         _stream(request),
         _group(request),
-        _worker(request),
-        body.lease_seconds,
     )
+    held = await heartbeat(log, namespace, stream, group, _worker(request), body.lease_seconds)
+    # A remote worker heartbeats between batches, with everything it handled checkpointed,
+    # so the shards it hands over are released at once.
+    for lease in held.handing_over.values():
+        await release(log, namespace, stream, group, held.worker, lease, body.lease_seconds)
     return _json(
         {
             "worker": held.worker,
@@ -338,14 +341,15 @@ async def _membership(request: Request) -> Response:
 
 async def join_group(request: Request) -> Response:
     """Join a consumer group (the first heartbeat): answers the shards this worker owns now,
-    taken by the group's fair-share rules on the server's clock."""
+    taken by the group's fair-share rules, lease expiry on the store's clock."""
     return await _membership(request)
 
 
 async def group_heartbeat(request: Request) -> Response:
-    """Renew this worker's leases and rebalance (give up shards above the fair share, take
-    free or expired ones, steal one from the busiest worker); answers the shards it owns now.
-    A shard missing from the answer was taken over: stop reading it."""
+    """Renew this worker's leases and rebalance (hand over shards above the fair share or
+    claimed by another worker, take free or expired ones, claim one from the busiest worker);
+    answers the shards it owns now. A shard missing from the answer was handed over or taken
+    over: stop reading it."""
     return await _membership(request)
 
 

@@ -58,8 +58,12 @@ _LEASE = _object(
         "shard": _INT,
         "shard_id": _STR,
         "owner": {"type": ["string", "null"]},
-        "expires_at": {"type": "integer", "description": "kronos time"},
+        "expires_at": {"type": "integer", "description": "kronos time, on the store's clock"},
         "version": _INT,
+        "claimant": {
+            "type": ["string", "null"],
+            "description": "a worker waiting for the shard; the owner hands it over",
+        },
     }
 )
 _RECORD = {

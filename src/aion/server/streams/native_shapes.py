@@ -139,7 +139,7 @@ class CheckpointBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class LeaseBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``PUT …/groups/{group}/leases/{shard}``: take, renew (``owner``) or release (null) a
-    shard's lease for ``ttl_seconds`` from the server's clock, if the stored lease still has
+    shard's lease for ``ttl_seconds`` from the store's clock, if the stored lease still has
     ``expected_version`` (0: never leased)."""
 
     owner: str | None
@@ -149,7 +149,7 @@ class LeaseBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class MemberBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST …/groups/{group}/members/{worker}/join`` (or ``/heartbeat``): hold the shards
-    this worker gets for ``lease_seconds`` from the server's clock; heartbeat again well
+    this worker gets for ``lease_seconds`` from the store's clock; heartbeat again well
     within it (the answer suggests a third)."""
 
     lease_seconds: float = 10.0
@@ -307,11 +307,13 @@ def record_json(record: StoredRecord, encoding: DataEncoding) -> dict[str, Any]:
 
 
 def lease_json(lease: Lease) -> dict[str, Any]:
-    """A consumer-group lease."""
+    """A consumer-group lease (``expires_at`` on the store's clock; ``claimant``: a worker
+    waiting for the shard, which the owner hands over at its next heartbeat)."""
     return {
         "shard": lease.shard,
         "shard_id": f"shardId-{lease.shard:012d}",
         "owner": lease.owner,
         "expires_at": lease.expires_at,
         "version": lease.version,
+        "claimant": lease.claimant,
     }

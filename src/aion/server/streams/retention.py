@@ -60,6 +60,7 @@ class RetentionTrimmer:
         self.rounds = 0
         self.trimmed = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @classmethod
     def for_config(cls, config: AionConfig, log: StreamLog) -> RetentionTrimmer:
@@ -78,12 +79,18 @@ class RetentionTrimmer:
     async def start(self) -> None:
         """Start trimming in the background (nothing when the interval is 0). Idempotent."""
         if self.interval_seconds > 0 and not self.running:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._loop(), name="aion-retention")
 
     async def stop(self) -> None:
-        """Stop the background task and wait for it. Idempotent."""
+        """Stop the background task and wait for it. Idempotent.
+
+        The loop also watches a stop flag, not only the cancellation: a client library that
+        turns a cancellation into an error of its own mid-round (nats-py can, under uvloop)
+        would otherwise leave the loop asleep for a whole interval and the shutdown waiting."""
         task, self._task = self._task, None
         if task is not None:
+            self._stopping.set()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -104,7 +111,7 @@ class RetentionTrimmer:
         return dropped
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 dropped = await self.trim_all()
                 if dropped:
@@ -114,4 +121,5 @@ class RetentionTrimmer:
                 logger.warning(
                     "retention: trimming failed, retrying in %ss: %s", self.interval_seconds, exc
                 )
-            await asyncio.sleep(self.interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_seconds)

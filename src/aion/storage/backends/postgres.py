@@ -1,8 +1,10 @@
 """The PostgreSQL EventStore (psycopg 3): the same rows as SQLite, written with COPY.
 
-Per-shard sequence numbers come from ``UPDATE aion_shards … RETURNING``, whose row lock is
-held until commit, so concurrent writers (several server processes) commit sequence numbers
-in order and lose nothing. Reads page by key on pooled connections, so results stream.
+Per-shard sequence numbers come from the ``aion_shards`` row, whose lock is held until commit,
+so concurrent writers (several server processes) commit sequence numbers in order and lose
+nothing; the numbering and the insert are one statement sent with ``COMMIT``, so the lock is
+held only while the server inserts and commits (``aion.storage.pg_sequenced``). Reads page by
+key on pooled connections, so results stream.
 
 A lost connection (PostgreSQL down or restarting, the network cut) opens a breaker
 (``aion.storage.outages``): requests fail at once with ``BackendUnavailable`` instead of each
@@ -21,20 +23,23 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from aion.core.events import EventPage, EventRecord
-from aion.errors import BackendUnavailable
+from aion.errors import BackendUnavailable, Forbidden
 from aion.storage.batches import BatchIds, prune_sql, record_sql
 from aion.storage.outages import RECONNECT_INTERVAL_SECONDS, Breaker, WriteFailures
 from aion.storage.paging import keyset_pages
-from aion.storage.placement import assign_shards, event_rows, sequence_numbers, shard_counts
+from aion.storage.pg_sequenced import SEQUENCED_INSERT, SequencedBatch
+from aion.storage.pg_url import parse_pg_url
+from aion.storage.placement import assign_shards
 from aion.storage.schema import (
+    EVENT_KIND,
     EVENTS_TABLE,
     POSTGRES_DDL,
-    SHARDS_TABLE,
     STREAMS_TABLE,
     WRITE_PROBE_TABLE,
 )
@@ -43,7 +48,7 @@ __all__ = ["PostgresEventStore"]
 
 T = TypeVar("T")
 _PAGE = 5000
-_RECORD_BATCH = record_sql("%s")
+_RECORD_BATCH = record_sql("%s") + " RETURNING 1"  # a row when the batch id is new
 _PRUNE_BATCHES = prune_sql("%s")
 _Conn = psycopg.AsyncConnection[Any]
 _PROBE_CONNECT_TIMEOUT = 2  # seconds; libpq's least
@@ -62,13 +67,17 @@ class PostgresEventStore:
         self,
         url: str,
         min_size: int = 1,
-        max_size: int = 8,
+        max_size: int | None = None,
         timeout: float = 5.0,
         reconnect_interval: float = RECONNECT_INTERVAL_SECONDS,
     ):
-        self.url = url.replace("postgres://", "postgresql://", 1)
-        self._min_size = min_size
-        self._max_size = max_size
+        # Aion's settings on the URL (pool_size, read_only) come off; libpq's stay.
+        self.url, settings = parse_pg_url(url)
+        self._max_size = max_size if max_size is not None else settings.pool_size
+        self._min_size = min(min_size, self._max_size)
+        self._read_only_setting = settings.read_only
+        self.read_only = bool(settings.read_only)
+        """Whether writes are refused: set on the URL, else found out on connecting."""
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Conn] | None = None
         self._batch_ids = BatchIds()
@@ -106,8 +115,11 @@ class PostgresEventStore:
         )
         try:
             await pool.open(wait=True, timeout=self._timeout)
-            if not self._schema_ready:  # not again on each reconnection: DDL takes locks
-                async with pool.connection() as conn:
+            async with pool.connection() as conn:
+                if self._read_only_setting is None:  # a replica, or a read-only database
+                    self.read_only = await _is_read_only(conn)
+                # Not again on each reconnection (DDL takes locks), nor on a replica.
+                if not self._schema_ready and not self.read_only:
                     await conn.execute(POSTGRES_DDL)
         except BaseException as exc:  # cancelled too (the store closing): no pool left open
             await pool.close()
@@ -151,20 +163,33 @@ class PostgresEventStore:
         if pool is not None:
             await pool.close()
 
-    async def run(self, job: Callable[[_Conn], Awaitable[T]], *, write: bool = False) -> T:
+    async def run(
+        self, job: Callable[[_Conn], Awaitable[T]], *, write: bool = False, pipeline: bool = False
+    ) -> T:
         """Run ``job`` in one transaction on a pooled connection, mapping driver errors.
 
         Fails at once while the breaker is open. A lost connection opens it; any other
         failure of a ``write`` job (a full disk) is remembered for readiness until a write
-        succeeds."""
+        succeeds. With ``pipeline``, the connection is in pipeline mode: a statement whose
+        result the job does not fetch goes to the server together with ``COMMIT`` (the job
+        returns its cursor, read after the commit), so row locks it takes are never held
+        across a round trip to this process (``aion.storage.pg_sequenced``)."""
         self.breaker.check()
         if self._pool is None:
             await self.open()  # never opened, or closed: connect now
         pool = self._pool
         assert pool is not None
+        if write and self.read_only:
+            raise self._refused()
         try:
-            async with pool.connection() as conn, conn.transaction():
+            async with (
+                pool.connection() as conn,
+                conn.pipeline() if pipeline else _no_pipeline(),
+                conn.transaction(),
+            ):
                 result = await job(conn)
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise self._refused() from exc
         except psycopg.OperationalError as exc:
             message = _message(exc)
             if _lost_connection(exc):
@@ -176,6 +201,14 @@ class PostgresEventStore:
         if write:
             self._writes.succeeded()
         return result
+
+    def _refused(self) -> Forbidden:
+        where = urlsplit(self.url)
+        return Forbidden(
+            f"the PostgreSQL database {where.hostname or 'localhost'}:{where.port or 5432}"
+            f"{where.path} is read-only (a replica, or read_only=true on its URL): "
+            "writes go to the primary"
+        )
 
     @staticmethod
     async def stream_id(conn: _Conn, namespace: str, stream: str, create: bool) -> int | None:
@@ -205,40 +238,43 @@ class PostgresEventStore:
             return 0
         remember = self._batch_ids.admit(batch_id)
 
-        async def job(conn: _Conn) -> int:
+        async def job(conn: _Conn) -> tuple[SequencedBatch, psycopg.AsyncCursor[Any]] | None:
+            # Pipelined (see run): every statement but the last is read before the next.
             if remember is not None:
                 cur = await conn.execute(_RECORD_BATCH, (namespace, stream, *remember))
-                if cur.rowcount == 0:
-                    return 0  # this batch id was stored already
+                if await cur.fetchone() is None:
+                    return None  # this batch id was stored already
                 if self._batch_ids.prune_due():
                     await conn.execute(_PRUNE_BATCHES, (self._batch_ids.cutoff(),))
             sid = await self.stream_id(conn, namespace, stream, create=True)
             assert sid is not None, "the stream row was just created"
-            cur = await conn.execute(f"SELECT shards FROM {STREAMS_TABLE} WHERE id = %s", (sid,))
+            # KEY SHARE: the stream's row stays while the batch goes in (writers do not wait
+            # for each other; deleting the stream waits for them).
+            cur = await conn.execute(
+                f"SELECT shards FROM {STREAMS_TABLE} WHERE id = %s FOR KEY SHARE", (sid,)
+            )
             (shards,) = await cur.fetchone() or (1,)
-            placed = assign_shards(page, shards)
-            last: dict[int, int] = {}
-            for shard, n in sorted(shard_counts(placed).items()):
-                cur = await conn.execute(
-                    f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (stream_id, shard) DO UPDATE "
-                    f"SET last_seq = {SHARDS_TABLE}.last_seq + EXCLUDED.last_seq "
-                    "RETURNING last_seq",
-                    (sid, shard, n),
-                )
-                row = await cur.fetchone()
-                assert row is not None
-                last[shard] = int(row[0])
-            seqs = sequence_numbers(placed, last)
-            async with conn.cursor().copy(
-                f"COPY {EVENTS_TABLE} (stream_id, k, time, shard, seq, partition_key, payload) "
-                "FROM STDIN"
-            ) as copy:
-                for row in event_rows(sid, page, placed, seqs):
-                    await copy.write_row(row)
-            return len(page)
+            batch = SequencedBatch(
+                stream_id=sid,
+                shards=int(shards),
+                placed=assign_shards(page, shards),
+                keys=page.keys,
+                times=page.times,
+                partition_keys=page.partition_keys or [None] * len(page),
+                payloads=page.payloads,
+                kind=EVENT_KIND,
+            )
+            # Numbered and inserted in one statement sent with COMMIT, so the shard row
+            # locks live for the insert and the commit only (aion.storage.pg_sequenced).
+            return batch, await conn.execute(SEQUENCED_INSERT, batch.params())
 
-        return await self.run(job, write=True)
+        done = await self.run(job, write=True, pipeline=True)
+        if done is None:
+            return 0
+        batch, cur = done
+        if len(await cur.fetchall()) != batch.shard_count:  # the stream's row is locked
+            raise AssertionError("the stream row changed under a key-share lock")
+        return len(page)
 
     async def retrieve(
         self,
@@ -319,6 +355,21 @@ class PostgresEventStore:
             with contextlib.suppress(BackendUnavailable, psycopg.Error):
                 await self.run(_probe_write, write=True)  # success clears the problem
         return self._writes.problem
+
+
+async def _is_read_only(conn: _Conn) -> bool:
+    """Whether the server is a standby, or its sessions only read by default."""
+    cur = await conn.execute(
+        "SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only') = 'on'"
+    )
+    row = await cur.fetchone()
+    await conn.rollback()
+    return bool(row and row[0])
+
+
+@contextlib.asynccontextmanager
+async def _no_pipeline() -> AsyncIterator[None]:
+    yield
 
 
 async def _probe_write(conn: _Conn) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aion.core.time import kronos_time_now
@@ -31,7 +31,7 @@ from aion.streams.rules import (
     ReadBudget,
     check_checkpoint,
     check_checkpoint_end,
-    check_lease_version,
+    check_lease_request,
     check_limit,
     check_shard,
     check_shard_count,
@@ -65,8 +65,10 @@ class _Stream:
 class MemoryStreamLog:
     """Streams in process memory (the reference backend; lost when the process ends)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = kronos_time_now) -> None:
         self._streams: dict[tuple[str, str], _Stream] = {}
+        # The store's clock (this process's): leases expire by it.
+        self.clock = clock
         # Futures of readers in a long-poll; an append resolves them all. (Plain futures
         # rather than an asyncio.Condition: cancelling a wait_for around Condition.wait can
         # break the lock on Python 3.11.)
@@ -221,6 +223,10 @@ class MemoryStreamLog:
     async def get_leases(self, namespace: str, stream: str, group: str) -> dict[int, Lease]:
         return dict(self._stream(namespace, stream).leases.get(group, {}))
 
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        self._stream(namespace, stream)
+        return self.clock()
+
     async def set_lease(
         self,
         namespace: str,
@@ -228,15 +234,15 @@ class MemoryStreamLog:
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        check_lease_version(expected_version)
+        ttl = check_lease_request(expected_version, lease_seconds, owner, claimant)
         self._shard(namespace, stream, shard)
         held = self._stream(namespace, stream).leases.setdefault(group, {})
-        current = held.get(shard)
         lease = lease_after_cas(
-            current.version if current else 0, shard, owner, expires_at, expected_version
+            held.get(shard), shard, owner, (self.clock(), ttl), expected_version, claimant
         )
         if lease is not None:
             held[shard] = lease

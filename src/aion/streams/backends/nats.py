@@ -15,8 +15,11 @@ Appends publish asynchronously and then wait for every acknowledgement. JetStrea
 multi-message transaction: if the server fails mid-batch some records may be stored and the
 call raises BackendUnavailable; a retry may then store those twice (at-least-once).
 
-Reads use ephemeral pull consumers (no acks, filtered to the shard's subject) kept per shard
-while the reader goes on from where the last read ended, so sequential reads cost one fetch.
+Reads use ephemeral pull consumers (no acks, filtered to the shard's subject), kept idle per
+shard and position while readers go on from where their last read ended, so sequential reads
+cost one fetch and no consumer is made per read: readers at different positions of a shard
+(each rollup rule, a group's worker) each keep their own, up to ``CURSORS_PER_SHARD`` per
+shard; a consumer no longer kept is deleted on the server at once (not left to expire).
 Each fetch carries the read's byte budget (see :mod:`aion.streams.backends.nats_pull`); a message
 fetched past it waits on the consumer for the next read.
 Checkpoints and leases live in a key-value bucket per stream, with compare-and-set on the
@@ -29,22 +32,24 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import nats
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from aion.core.time import datetime_to_kronos_time, kronos_time_to_datetime
-from aion.errors import BackendUnavailable
+from aion.errors import BackendUnavailable, ConfigurationError
 from aion.streams.backends.nats_pull import PullConsumer
 from aion.streams.protocol import (
     MAX_READ_BYTES,
@@ -68,7 +73,7 @@ from aion.streams.rules import (
     StreamInfoCache,
     check_checkpoint,
     check_checkpoint_end,
-    check_lease_version,
+    check_lease_request,
     check_limit,
     check_shard_count,
     checkpoint_matches,
@@ -83,7 +88,26 @@ from aion.streams.rules import (
     stream_not_found,
 )
 
-__all__ = ["NatsStreamLog"]
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "CURSORS_PER_SHARD",
+    "OPEN_WAIT_SECONDS",
+    "RECONNECT_WAIT_SECONDS",
+    "NatsStreamLog",
+    "nats_servers",
+]
+
+CONNECT_TIMEOUT_SECONDS = 3
+RECONNECT_WAIT_SECONDS = 1
+"""Between attempts to reach NATS again (nats-py adds jitter), for as long as it takes."""
+OPEN_WAIT_SECONDS = 2.0
+"""How long opening waits for a first connection before it goes on connecting in the
+background."""
+CLOSE_TIMEOUT_SECONDS = 5.0
+CURSORS_PER_SHARD = 8
+"""Idle read consumers kept per shard, one per position that readers (a consumer group's
+worker, each rollup rule) have reached; more are deleted, oldest first."""
+log = logging.getLogger("aion.streams.nats")
 
 _KEY_HEADER = "Aion-Key"
 _META_NS = "aion_namespace"
@@ -134,26 +158,33 @@ class _Cursor:
 
 
 class NatsStreamLog:
-    """Sharded streams in NATS JetStream. Use :meth:`from_url`, or pass a connected client."""
+    """Sharded streams in NATS JetStream. Use :meth:`from_url`, or pass a connected client.
 
-    def __init__(self, servers: str, prefix: str = "AION", client: Any = None) -> None:
-        self.servers = servers
+    The connection is never given up: one lost is re-made forever, every
+    :data:`RECONNECT_WAIT_SECONDS` (nats-py's reconnection, with jitter), and a server that is
+    down when the log opens is connected in the background once it answers. Meanwhile every
+    call fails at once with ``BackendUnavailable`` (a 503), rather than waiting on a request
+    that cannot be answered."""
+
+    def __init__(self, servers: str | Sequence[str], prefix: str = "AION", client: Any = None):
+        self.servers = [servers] if isinstance(servers, str) else list(servers)
         self.prefix = prefix
         self._nc: Any = client
         self._owns_client = client is None
         self._js: JetStreamContext | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._closing_client = False
+        self._failure: str | None = None
         self._infos = StreamInfoCache(self._load_info)
-        self._cursors: dict[tuple[str, int], _Cursor] = {}
+        self._cursors: dict[tuple[str, int], list[_Cursor]] = {}
         self._buckets: dict[str, KeyValue] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> NatsStreamLog:
-        """``nats://host:port?prefix=AION``."""
-        options = url_options(url)
-        prefix = options.pop("prefix", "AION")
-        parts = urlsplit(url)
-        return cls(urlunsplit(parts._replace(query=urlencode(options))), prefix)
+        """``nats://host:port?prefix=AION``; a cluster lists its servers, comma-separated:
+        ``nats://a:4222,nats://b:4222`` (or ``nats://a:4222,b:4222``)."""
+        return cls(*nats_servers(url))
 
     @contextlib.contextmanager
     def _mapped(self) -> Iterator[None]:
@@ -161,6 +192,8 @@ class NatsStreamLog:
             yield
         except (
             nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.StaleConnectionError,
             nats.errors.NoServersError,
             nats.errors.TimeoutError,
             nats.errors.NoRespondersError,
@@ -170,24 +203,96 @@ class NatsStreamLog:
             raise BackendUnavailable("nats", str(exc) or type(exc).__name__) from exc
 
     async def open(self) -> None:
-        if self._js is not None:
+        """Connect, waiting up to :data:`OPEN_WAIT_SECONDS`; a server still not answering by
+        then is connected in the background (calls fail with ``BackendUnavailable`` until it
+        is), so a server process starts while NATS is down."""
+        if self._js is not None or self._connecting is not None:
+            return
+        if self._nc is not None:  # a client of the caller's, connected
+            self._js = self._nc.jetstream()
+            with self._mapped():
+                await self._js.account_info()
+            return
+        self._nc = NATS()
+        self._closing_client = False
+        self._failure = None
+        self._connecting = asyncio.get_running_loop().create_task(
+            self._connect(self._nc), name="aion-nats-connect"
+        )
+        self._connecting.add_done_callback(self._connected)
+        done, _ = await asyncio.wait({self._connecting}, timeout=OPEN_WAIT_SECONDS)
+        if not done:
+            log.warning(
+                "NATS (%s) is not answering; connecting in the background, stream requests "
+                "answer 503 until it does",
+                ", ".join(self.servers),
+            )
             return
         with self._mapped():
-            if self._nc is None:
-                self._nc = await nats.connect(
-                    self.servers, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True
-                )
-            self._js = self._nc.jetstream()
-            await self._js.account_info()
+            await self.js.account_info()
+
+    def _connected(self, task: asyncio.Task[None]) -> None:
+        """The connecting task ended: connected, or failed for good (refused credentials, a
+        bad URL), which is logged and then said by every call instead of "connecting"."""
+        if task is not self._connecting or task.cancelled():
+            return
+        self._connecting = None
+        failure = task.exception()
+        if failure is not None:
+            log.error("cannot connect to NATS (%s): %s", ", ".join(self.servers), failure)
+            self._failure = f"cannot connect: {failure}"
+
+    async def _connect(self, nc: NATS) -> None:
+        await nc.connect(
+            self.servers,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,  # forever: an outage must never become permanent
+            reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+            error_cb=self._connection_error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=_reconnected,
+        )
+        self._js = nc.jetstream()
+        log.info("connected to NATS %s", nc.connected_url.netloc if nc.connected_url else "")
+
+    async def _connection_error(self, exc: Exception) -> None:
+        """nats-py's error callback. A failed attempt to reach a server is routine during an
+        outage (nats-py's default logs each with a traceback). An attempt that connected but
+        then failed (a balancer or proxy that accepts and hangs up while NATS is down) leaves
+        its socket open: nats-py's next attempt replaces it without closing it, so it is
+        closed here, only while not connected."""
+        log.debug("NATS connection: %s: %s", type(exc).__name__, exc)
+        nc = self._nc
+        if nc is not None and not nc.is_connected and not nc.is_closed:
+            transport = getattr(nc, "_transport", None)
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.close()
+
+    async def _disconnected(self) -> None:
+        if not self._closing_client:
+            log.warning(
+                "lost the connection to NATS; reconnecting every %ds", RECONNECT_WAIT_SECONDS
+            )
 
     async def close(self) -> None:
+        self._closing_client = True
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
         cursors, self._cursors = self._cursors, {}
-        for cursor in cursors.values():
-            with contextlib.suppress(Exception):
-                await cursor.consumer.close()
+        for idle in cursors.values():
+            for cursor in idle:
+                with contextlib.suppress(Exception):
+                    await cursor.consumer.close()
         self._js = None
         if self._owns_client and self._nc is not None:
-            await self._nc.close()
+            # Bounded: a shutdown must not hang on a connection that cannot flush.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), CLOSE_TIMEOUT_SECONDS)
             self._nc = None
 
     async def is_alive(self) -> bool:
@@ -203,8 +308,13 @@ class NatsStreamLog:
 
     @property
     def js(self) -> JetStreamContext:
+        """The JetStream context; ``BackendUnavailable`` at once while not connected."""
         if self._js is None:
-            raise BackendUnavailable("nats", "the stream log is not open")
+            if self._connecting is not None:
+                raise BackendUnavailable("nats", "not connected yet (connecting)")
+            raise BackendUnavailable("nats", self._failure or "the stream log is not open")
+        if self._nc is not None and not self._nc.is_connected:
+            raise BackendUnavailable("nats", "connection lost (reconnecting)")
         return self._js
 
     def stream_name(self, ns: str, stream: str) -> str:
@@ -295,16 +405,21 @@ class NatsStreamLog:
         def forget() -> None:
             self._infos.forget(namespace, stream)
             for key in [k for k in self._cursors if k[0].split(".")[0] == name]:
-                task = asyncio.get_running_loop().create_task(self._drop(self._cursors.pop(key)))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                for cursor in self._cursors.pop(key):
+                    self._discard(cursor)
 
         return forget
 
-    @staticmethod
-    async def _drop(cursor: _Cursor) -> None:
-        with contextlib.suppress(Exception):
-            await cursor.consumer.close()
+    def _discard(self, cursor: _Cursor) -> None:
+        """Delete a read consumer in the background (the read does not wait for it)."""
+
+        async def drop() -> None:
+            with contextlib.suppress(Exception):
+                await cursor.consumer.close()
+
+        task = asyncio.get_running_loop().create_task(drop())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def delete_stream(self, namespace: str, stream: str) -> None:
         self._fresh(namespace, stream)()  # whatever another server did since, delete it now
@@ -402,8 +517,7 @@ class NatsStreamLog:
             with self._mapped():
                 messages = await self._take(cursor, ReadBudget(limit, max_bytes), wait_seconds)
         except BaseException:
-            with contextlib.suppress(Exception):
-                await cursor.consumer.close()
+            self._discard(cursor)
             raise
         records = [_record_of(shard, m) for m in messages]
         if records:
@@ -416,12 +530,18 @@ class NatsStreamLog:
         return read_result(records, cursor.bound, last_time)
 
     async def _cursor(self, found: _Info, shard: int, bound: int | None, at: int | None) -> _Cursor:
-        cached = self._cursors.pop((found.base, shard), None)
-        if cached is not None and bound is not None and cached.bound == bound and cached.alive:
-            return cached
-        if cached is not None:
-            with contextlib.suppress(Exception):
-                await cached.consumer.close()
+        """An idle consumer of the shard that continues from ``bound``, else a new one that
+        starts after ``bound`` (or at kronos time ``at``). Readers at different positions of
+        one shard (a group's worker, each rollup rule) each keep their own, so none of them
+        makes a consumer per read."""
+        idle = self._cursors.get((found.base, shard), [])
+        for cursor in [c for c in idle if not c.alive]:  # the server has dropped these
+            idle.remove(cursor)
+            self._discard(cursor)
+        if bound is not None:
+            for i, cursor in enumerate(idle):
+                if cursor.bound == bound:
+                    return idle.pop(i)
         config = api.ConsumerConfig(
             ack_policy=api.AckPolicy.NONE,
             filter_subject=found.subject(shard),
@@ -440,12 +560,12 @@ class NatsStreamLog:
         return _Cursor(consumer, bound if bound is not None else 0, time.monotonic())
 
     async def _keep(self, base: str, shard: int, cursor: _Cursor) -> None:
-        replaced = self._cursors.pop((base, shard), None)
-        self._cursors[(base, shard)] = cursor
-        if replaced is not None and replaced is not cursor:
-            # Another read of the same shard ran concurrently; drop its consumer.
-            with contextlib.suppress(Exception):
-                await replaced.consumer.close()
+        """Keep ``cursor`` idle for the next read from where it ended; past
+        :data:`CURSORS_PER_SHARD`, the least recently used one of the shard is deleted."""
+        idle = self._cursors.setdefault((base, shard), [])
+        idle.append(cursor)
+        while len(idle) > CURSORS_PER_SHARD:
+            self._discard(idle.pop(0))
 
     async def _take(self, cursor: _Cursor, budget: ReadBudget, wait_seconds: float) -> list[Any]:
         """The cursor's next messages within ``budget``: first those it holds from the last
@@ -565,6 +685,22 @@ class NatsStreamLog:
                 out[shard] = lease_from_text(shard, value.decode())
         return out
 
+    async def _store_now(self, name: str, bucket: KeyValue) -> int:
+        """The JetStream server's clock as kronos time: the timestamp the server gives a
+        write to the bucket's ``clock`` key (one put, then the key's last write, ours or a
+        later one; history 1 keeps one)."""
+        with self._mapped():
+            await bucket.put("clock", b"")
+            message = await self.js.get_msg(f"KV_{name}_STATE", subject=f"$KV.{name}_STATE.clock")
+        stamp = message.time
+        if stamp is None:
+            raise BackendUnavailable("nats", "the server gave the clock write no timestamp")
+        return datetime_to_kronos_time(stamp.astimezone(UTC))
+
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        found = await self._infos.stream(namespace, stream)
+        return await self._store_now(found.name, await self._bucket(found.name))
+
     async def set_lease(
         self,
         namespace: str,
@@ -572,19 +708,60 @@ class NatsStreamLog:
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        check_lease_version(expected_version)
+        ttl = check_lease_request(expected_version, lease_seconds, owner, claimant)
         found = await self._infos.shard(namespace, stream, shard)
         bucket = await self._bucket(found.name)
         key = self._group_key("l", group, shard)
         value, revision = await self._get(bucket, key)
-        stored = lease_from_text(shard, value.decode()).version if value else 0
-        lease = lease_after_cas(stored, shard, owner, expires_at, expected_version)
+        stored = lease_from_text(shard, value.decode()) if value else None
+        if (0 if stored is None else stored.version) != expected_version:
+            return None
+        # The expiry counts from the server's clock read just before the write (a few
+        # milliseconds early, so never later than the store's clock says).
+        now = await self._store_now(found.name, bucket)
+        lease = lease_after_cas(stored, shard, owner, (now, ttl), expected_version, claimant)
         if lease is None:
             return None
         return lease if await self._cas(bucket, key, lease_text(lease).encode(), revision) else None
+
+
+def nats_servers(url: str) -> tuple[list[str], str]:
+    """The server URLs and the stream prefix of a ``nats://`` URL, which may list several
+    servers, comma-separated (``nats://a:4222,nats://b:4222`` or ``nats://a:4222,b:4222``);
+    the query (``?prefix=AION``) may follow any of them and applies to all."""
+    first = urlsplit(url)
+    scheme = first.scheme or "nats"
+    servers: list[str] = []
+    options: dict[str, str] = {}
+    for item in url.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = urlsplit(item if "://" in item else f"{scheme}://{item}")
+        options.update(url_options(urlunsplit(parts)))
+        if not parts.hostname:
+            raise ConfigurationError(f"NATS URL {url!r}: {item!r} names no host")
+        try:
+            parts.port  # noqa: B018 - a bad port raises here, not deep inside nats-py
+        except ValueError:
+            raise ConfigurationError(f"NATS URL {url!r}: {item!r} has a bad port") from None
+        servers.append(urlunsplit(parts._replace(path="", query="", fragment="")))
+    if not servers:
+        raise ConfigurationError(f"NATS URL {url!r} names no server")
+    prefix = options.pop("prefix", "AION")
+    if options:
+        raise ConfigurationError(
+            f"NATS URL {url!r}: unknown option(s) {', '.join(sorted(options))} (known: prefix)"
+        )
+    return servers, prefix
+
+
+async def _reconnected() -> None:
+    log.warning("reconnected to NATS")
 
 
 def _meta_of(config: api.StreamConfig) -> dict[str, Any]:

@@ -52,8 +52,11 @@ class Pulled:
 class PullConsumer:
     """An ephemeral pull consumer of a stream and the subscription its messages come to."""
 
-    def __init__(self, nc: Any, stream: str, consumer: str, subscription: Any) -> None:
+    def __init__(self, nc: Any, stream: str, consumer: str, subscription: Any, js: Any = None):
         self._nc = nc
+        self._js = js
+        self.stream = stream
+        self.name = consumer
         self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._subscription = subscription
         self._inbox: str = subscription.subject
@@ -65,7 +68,7 @@ class PullConsumer:
         """A new consumer of ``stream`` with ``config`` (no deliver subject: a pull consumer)."""
         info = await js.add_consumer(stream, config)
         subscription = await nc.subscribe(nc.new_inbox())
-        return cls(nc, stream, info.name, subscription)
+        return cls(nc, stream, info.name, subscription, js)
 
     async def pull(self, batch: int, max_bytes: int | None, wait_seconds: float) -> Pulled:
         """Up to ``batch`` messages holding up to ``max_bytes`` (None: any size). With
@@ -102,5 +105,10 @@ class PullConsumer:
         return Pulled(messages, False)
 
     async def close(self) -> None:
-        """Stop listening; the server drops the consumer once it is inactive."""
-        await self._subscription.unsubscribe()
+        """Stop listening and delete the consumer on the server (were it only left to expire,
+        consumers would pile up there while readers come and go)."""
+        try:
+            await self._subscription.unsubscribe()
+        finally:
+            if self._js is not None and self._nc.is_connected:
+                await self._js.delete_consumer(self.stream, self.name)

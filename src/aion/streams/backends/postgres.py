@@ -1,9 +1,10 @@
 """The PostgreSQL StreamLog: the same rows as the PostgreSQL EventStore, by shard and sequence.
 
 It composes a :class:`PostgresEventStore` (shared with the time API, or its own). Appends take
-the shards' ``aion_shards`` row locks (``UPDATE … RETURNING``, shards in ascending order so two
-writers cannot deadlock) and COPY the rows in; the locks are held to commit, so the sequence
-numbers of a shard become visible in order. Leases and checkpoints change with
+the shards' ``aion_shards`` row locks and insert the rows in one statement sent together with
+``COMMIT`` (``aion.storage.pg_sequenced``): the locks are held to commit, so the sequence
+numbers of a shard become visible in order, but only for as long as the server takes to insert
+and commit. Leases and checkpoints change with
 ``INSERT … ON CONFLICT … WHERE`` statements, which are compare-and-set in one round trip.
 
 A read fetches pages whose stored payloads add up to about what its byte budget has left (a
@@ -21,7 +22,8 @@ import psycopg
 
 from aion.core.time import kronos_time_now
 from aion.storage.backends.postgres import PostgresEventStore
-from aion.storage.placement import sequence_numbers, shard_counts
+from aion.storage.pg_sequenced import SEQUENCED_INSERT, SequencedBatch
+from aion.storage.placement import sequence_numbers
 from aion.storage.schema import (
     CHECKPOINTS_TABLE,
     EVENTS_TABLE,
@@ -30,6 +32,7 @@ from aion.storage.schema import (
     SHARDS_TABLE,
     STREAMS_TABLE,
 )
+from aion.streams.backends.coalesce import Coalescer
 from aion.streams.backends.sql_common import (
     LongPoll,
     StaleStream,
@@ -59,12 +62,14 @@ from aion.streams.rules import (
     StreamInfoCache,
     check_checkpoint,
     check_checkpoint_end,
-    check_lease_version,
+    check_lease_request,
     check_limit,
     check_shard_count,
     granted_lease,
+    owner_and_claimant,
     read_result,
     shard_bounds,
+    stored_owner,
     stream_description,
     stream_not_found,
 )
@@ -192,6 +197,7 @@ class PostgresStreamLog:
         self.store = store if isinstance(store, PostgresEventStore) else PostgresEventStore(store)
         self._infos = StreamInfoCache(self._load_info)
         self._long_poll = LongPoll()
+        self._appends: Coalescer[StreamRow, AppendRecord, tuple[int, int]] = Coalescer(self._append)
 
     async def open(self) -> None:
         await self.store.open()
@@ -279,51 +285,42 @@ class PostgresStreamLog:
             if not records:
                 return []
             # StaleStream when another server deleted or re-made the stream since it was
-            # cached: it is then looked up afresh and the batch placed again, once.
-            placed, seqs = await self._append(found, records)
+            # cached: it is then looked up afresh and the batch placed again, once. Batches
+            # for the stream that arrive while one is written go in together (coalesce).
+            result = await self._appends.submit(found, records)
             await self._long_poll.appended()
-            return list(zip(placed, seqs, strict=True))
+            return result
 
         forget = functools.partial(self._infos.forget, namespace, stream)
         return await fresh_retry(attempt, forget, namespace, stream)
 
     async def _append(
         self, found: StreamRow, records: Sequence[AppendRecord]
-    ) -> tuple[list[int], list[int]]:
+    ) -> list[tuple[int, int]]:
         placed = [shard_of(r, found.shards) for r in records]
+        rows = encode_records(records, kronos_time_now())
+        batch = SequencedBatch(
+            stream_id=found.sid,
+            shards=found.shards,
+            placed=placed,
+            keys=[r[0] for r in rows],
+            times=[r[1] for r in rows],
+            partition_keys=[r[2] for r in rows],
+            payloads=[r[3] for r in rows],
+            kind=RECORD_KIND,
+        )
+        params = batch.params()
 
-        async def job(conn: _Conn) -> list[int]:
-            counts = sorted(shard_counts(placed).items())
-            # One statement for every shard of the batch (not one round trip per shard); the
-            # rows come in ascending shard order, so two writers take the locks in one order
-            # and cannot deadlock. The join keeps the cached stream honest: no row goes in if
-            # the stream's row no longer has this id and shard count.
-            cur = await conn.execute(
-                f"INSERT INTO {SHARDS_TABLE} (stream_id, shard, last_seq) "
-                "SELECT st.id, b.s, b.n FROM unnest(%s::int[], %s::bigint[]) AS b(s, n) "
-                f"JOIN {STREAMS_TABLE} st ON st.id = %s AND st.shards = %s ORDER BY b.s "
-                "ON CONFLICT (stream_id, shard) DO UPDATE "
-                f"SET last_seq = {SHARDS_TABLE}.last_seq + EXCLUDED.last_seq "
-                "RETURNING shard, last_seq",
-                ([s for s, _ in counts], [n for _, n in counts], found.sid, found.shards),
-            )
-            last = {int(s): int(q) for s, q in await cur.fetchall()}
-            if len(last) != len(counts):
-                raise StaleStream
-            seqs = sequence_numbers(placed, last)
-            # Taken after the shard locks, so arrival times follow sequence order per shard.
-            now = kronos_time_now()
-            async with conn.cursor().copy(
-                f"COPY {EVENTS_TABLE} "
-                "(stream_id, k, time, shard, seq, partition_key, payload, kind) FROM STDIN"
-            ) as copy:
-                for (k, t, pk, payload), shard, seq in zip(
-                    encode_records(records, now), placed, seqs, strict=True
-                ):
-                    await copy.write_row((found.sid, k, t, shard, seq, pk, payload, RECORD_KIND))
-            return seqs
+        async def job(conn: _Conn) -> psycopg.AsyncCursor[Any]:
+            # Numbered and inserted in one statement sent with COMMIT: the shard row locks
+            # live for the insert and the commit only (aion.storage.pg_sequenced).
+            return await conn.execute(SEQUENCED_INSERT, params)
 
-        return placed, await self.store.run(job)
+        cur = await self.store.run(job, write=True, pipeline=True)
+        last = {int(s): int(q) for s, q in await cur.fetchall()}
+        if len(last) != batch.shard_count:
+            raise StaleStream  # the stream's row changed: nothing was written
+        return list(zip(placed, sequence_numbers(placed, last), strict=True))
 
     async def read(
         self,
@@ -441,7 +438,19 @@ class PostgresStreamLog:
                 "WHERE stream_id = %s AND grp = %s",
                 (sid, group),
             )
-            return {int(s): Lease(int(s), o, int(e), int(v)) for s, o, e, v in await cur.fetchall()}
+            rows = await cur.fetchall()
+            return {int(s): _lease(int(s), o, int(e), int(v)) for s, o, e, v in rows}
+
+        return await self.store.run(job)
+
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        await self._infos.stream(namespace, stream)
+
+        async def job(conn: _Conn) -> int:
+            cur = await conn.execute(f"SELECT {_STORE_NOW}")
+            row = await cur.fetchone()
+            assert row is not None
+            return int(row[0])
 
         return await self.store.run(job)
 
@@ -452,34 +461,50 @@ class PostgresStreamLog:
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        check_lease_version(expected_version)
+        ttl = check_lease_request(expected_version, lease_seconds, owner, claimant)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
-        lease = granted_lease(shard, owner, expires_at, expected_version)
         # One statement: insert when no lease exists (expected 0), else update only the row
-        # still at the expected version; rowcount says who won.
+        # still at the expected version; a returned row says who won. The expiry is computed
+        # by PostgreSQL from its own clock in the same statement (NULL ttl: kept as stored).
         sql = (
             f"INSERT INTO {LEASES_TABLE} AS l (stream_id, grp, shard, owner, expires_at, version) "
-            "SELECT %(s)s, %(g)s, %(h)s, %(o)s, %(x)s, %(v)s WHERE %(e)s = 0 "
-            "ON CONFLICT (stream_id, grp, shard) DO NOTHING"
+            f"VALUES (%(s)s, %(g)s, %(h)s, %(o)s, {_STORE_NOW} + coalesce(%(t)s::bigint, 0), "
+            "%(v)s) ON CONFLICT (stream_id, grp, shard) DO NOTHING RETURNING expires_at"
             if expected_version == 0
-            else f"UPDATE {LEASES_TABLE} SET owner = %(o)s, expires_at = %(x)s, version = %(v)s "
-            "WHERE stream_id = %(s)s AND grp = %(g)s AND shard = %(h)s AND version = %(e)s"
+            else f"UPDATE {LEASES_TABLE} SET owner = %(o)s, version = %(v)s, "
+            f"expires_at = coalesce({_STORE_NOW} + %(t)s::bigint, expires_at) "
+            "WHERE stream_id = %(s)s AND grp = %(g)s AND shard = %(h)s AND version = %(e)s "
+            "RETURNING expires_at"
         )
         params = {
             "s": sid,
             "g": group,
             "h": shard,
-            "o": owner,
-            "x": expires_at,
-            "v": lease.version,
+            "o": stored_owner(owner, claimant),
+            "t": ttl,
+            "v": expected_version + 1,
             "e": expected_version,
         }
 
-        async def job(conn: _Conn) -> bool:
+        async def job(conn: _Conn) -> int | None:
             cur = await conn.execute(sql, params)
-            return cur.rowcount == 1
+            row = await cur.fetchone()
+            return None if row is None else int(row[0])
 
-        return lease if await self.store.run(job) else None
+        expires_at = await self.store.run(job)
+        if expires_at is None:
+            return None
+        return granted_lease(shard, owner, expires_at, expected_version, claimant)
+
+
+_STORE_NOW = "(extract(epoch FROM clock_timestamp()) * 10000000)::bigint"
+"""PostgreSQL's clock as kronos time (100 ns ticks; microsecond resolution)."""
+
+
+def _lease(shard: int, owner: str | None, expires_at: int, version: int) -> Lease:
+    name, claimant = owner_and_claimant(owner)
+    return Lease(shard, name, expires_at, version, claimant)

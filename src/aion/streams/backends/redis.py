@@ -42,6 +42,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from aion.core.redis_urls import async_redis
 from aion.core.time import kronos_time_now
 from aion.errors import BackendUnavailable
 from aion.streams.protocol import (
@@ -68,7 +69,7 @@ from aion.streams.rules import (
     check_checkpoint,
     check_checkpoint_end,
     check_floor,
-    check_lease_version,
+    check_lease_request,
     check_limit,
     check_shard_count,
     fresh_retry,
@@ -215,6 +216,28 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
+# A lease compare-and-set whose expiry Redis computes from its own clock (TIME) in the same
+# step. ARGV: shard, expected version, owner part (see lease_text), ttl ticks ("" keeps the
+# stored expiry). Kronos times stay below 2**54 and are even, so doubles hold them exactly.
+_LEASE = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local have, expires = 0, nil
+if cur then
+  local v, e = string.match(cur, '^(%d+)|(%d+)|')
+  have, expires = tonumber(v), e
+end
+if have ~= tonumber(ARGV[2]) then return false end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 10000000 + tonumber(t[2]) * 10
+if ARGV[4] ~= '' then
+  expires = string.format('%.0f', now + tonumber(ARGV[4]))
+elseif not expires then
+  expires = string.format('%.0f', now)
+end
+redis.call('HSET', KEYS[1], ARGV[1], (have + 1) .. '|' .. expires .. '|' .. ARGV[3])
+return expires
+"""
+
 
 def sequence_of(entry_id: bytes | str) -> int:
     """A Redis entry id as a sequence number."""
@@ -281,15 +304,18 @@ class RedisStreamLog:
         self._append = client.register_script(_APPEND)
         self._read = client.register_script(_READ)
         self._cas = client.register_script(_CAS)
+        self._lease = client.register_script(_LEASE)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStreamLog:
-        """``redis://host:port/db?prefix=aion:`` (other query options go to redis-py)."""
+        """``redis://host:port/db?prefix=aion:`` (other query options go to redis-py), or
+        Redis Sentinel: ``redis+sentinel://host:26379,host2:26379/mymaster/0?prefix=aion:``
+        (see :mod:`aion.core.redis_urls`)."""
         options = url_options(url)
         prefix = options.pop("prefix", "aion:")
         parts = urlsplit(url)
         plain = urlunsplit(parts._replace(query=urlencode(options)))
-        return cls(aioredis.Redis.from_url(plain), prefix, owns_client=True)
+        return cls(async_redis(plain), prefix, owns_client=True)
 
     @contextlib.contextmanager
     def _mapped(self) -> Iterator[None]:
@@ -591,6 +617,12 @@ class RedisStreamLog:
             held: Any = await self.client.hgetall(self._group_key("l", namespace, stream, group))
         return {int(k): lease_from_text(int(k), v.decode()) for k, v in held.items()}
 
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        await self._infos.stream(namespace, stream)
+        with self._mapped():
+            seconds, micros = await self.client.time()
+        return int(seconds) * 10_000_000 + int(micros) * 10
+
     async def set_lease(
         self,
         namespace: str,
@@ -598,16 +630,20 @@ class RedisStreamLog:
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        check_lease_version(expected_version)
+        ttl = check_lease_request(expected_version, lease_seconds, owner, claimant)
         await self._infos.shard(namespace, stream, shard)
         key = self._group_key("l", namespace, stream, group)
-        lease = granted_lease(shard, owner, expires_at, expected_version)
+        # The owner part of lease_text (version and expiry come from the script).
+        text = lease_text(Lease(shard, owner, 0, 0, claimant)).split("|", 2)[2]
         with self._mapped():
             await self._remember_group(namespace, stream, group)
-            done: Any = await self._cas(
-                keys=[key], args=[str(shard), expected_version, lease_text(lease)]
+            expires: Any = await self._lease(
+                keys=[key], args=[str(shard), expected_version, text, "" if ttl is None else ttl]
             )
-        return lease if done else None
+        if expires is None:
+            return None
+        return granted_lease(shard, owner, int(expires), expected_version, claimant)

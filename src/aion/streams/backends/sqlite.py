@@ -53,13 +53,15 @@ from aion.streams.rules import (
     StreamInfoCache,
     check_checkpoint,
     check_checkpoint_end,
-    check_lease_version,
+    check_lease_request,
     check_limit,
     check_shard_count,
     checkpoint_matches,
     lease_after_cas,
+    owner_and_claimant,
     read_result,
     shard_bounds,
+    stored_owner,
     stream_description,
     stream_not_found,
 )
@@ -323,7 +325,11 @@ class SQLiteStreamLog:
             "WHERE stream_id = ? AND grp = ?"
         )
         rows = await self.store.read(lambda c: c.execute(sql, (sid, group)).fetchall())
-        return {int(s): Lease(int(s), o, int(e), int(v)) for s, o, e, v in rows}
+        return {int(s): _lease(int(s), o, int(e), int(v)) for s, o, e, v in rows}
+
+    async def lease_time(self, namespace: str, stream: str) -> int:
+        await self._infos.stream(namespace, stream)
+        return await self.store.read(_store_now)
 
     async def set_lease(
         self,
@@ -332,31 +338,52 @@ class SQLiteStreamLog:
         group: str,
         shard: int,
         owner: str | None,
-        expires_at: int,
+        lease_seconds: float | None,
         expected_version: int,
+        claimant: str | None = None,
     ) -> Lease | None:
-        check_lease_version(expected_version)
+        ttl = check_lease_request(expected_version, lease_seconds, owner, claimant)
         sid = (await self._infos.shard(namespace, stream, shard)).sid
 
         def job(conn: sqlite3.Connection) -> Lease | None:
             # The writer thread (and SQLite's write lock across processes) serialises this
             # read-compare-write, which makes it a compare-and-set.
             row = conn.execute(
-                f"SELECT version FROM {LEASES_TABLE} WHERE stream_id = ? AND grp = ? AND shard = ?",
+                f"SELECT owner, expires_at, version FROM {LEASES_TABLE} "
+                "WHERE stream_id = ? AND grp = ? AND shard = ?",
                 (sid, group, shard),
             ).fetchone()
-            lease = lease_after_cas(
-                int(row[0]) if row else 0, shard, owner, expires_at, expected_version
-            )
+            stored = None if row is None else _lease(shard, row[0], int(row[1]), int(row[2]))
+            expiry = (_store_now(conn), ttl)
+            lease = lease_after_cas(stored, shard, owner, expiry, expected_version, claimant)
             if lease is not None:
                 conn.execute(
                     f"INSERT OR REPLACE INTO {LEASES_TABLE} "
                     "(stream_id, grp, shard, owner, expires_at, version) VALUES (?, ?, ?, ?, ?, ?)",
-                    (sid, group, shard, owner, expires_at, lease.version),
+                    (
+                        sid,
+                        group,
+                        shard,
+                        stored_owner(owner, claimant),
+                        lease.expires_at,
+                        lease.version,
+                    ),
                 )
             return lease
 
         return await self.store.write(job)
+
+
+def _lease(shard: int, owner: str | None, expires_at: int, version: int) -> Lease:
+    name, claimant = owner_and_claimant(owner)
+    return Lease(shard, name, expires_at, version, claimant)
+
+
+def _store_now(conn: sqlite3.Connection) -> int:
+    """SQLite's own clock (the operating system's, to the millisecond) as kronos time: the
+    one every process on this machine shares, whatever a Python process thinks the time is."""
+    row = conn.execute("SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)")
+    return int(row.fetchone()[0]) * 10_000
 
 
 def _first_read(

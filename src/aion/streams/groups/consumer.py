@@ -1,16 +1,23 @@
 """Consumer groups: workers with one group name share a stream's shards through leases.
 
 Every ``heartbeat_seconds`` a worker runs :func:`aion.streams.groups.membership.heartbeat` (the same
-round remote workers run over HTTP): it reads the group's leases, asks ``plan`` what to do, and
-applies it with compare-and-set: renew what it keeps, release what is above its fair share,
-take free or expired shards, steal one from the busiest worker when it has too few. A worker
-that dies stops renewing; its leases expire after ``lease_seconds`` and the others take its
-shards over from the group's checkpoints.
+round remote workers run over HTTP): it reads the store's clock and the group's leases, asks
+``plan`` what to do, and applies it with compare-and-set: renew what it keeps, take free
+shards, claim one from the busiest worker when it has too few. A shard above its fair share or
+claimed by another worker is handed over: its task finishes the batch in hand, checkpoints it,
+and only then is the lease released. A worker reads a shard only while it holds the lease, so
+while nobody crashes every record is handled once.
+
+A worker that dies stops renewing; its leases expire after ``lease_seconds`` on the store's
+clock and the others take its shards over from the group's checkpoints. A worker that cannot
+renew (the store is unreachable) stops reading a shard once ``lease_seconds`` have passed on
+its own monotonic clock since the renewal it last sent, before anyone else can take it.
 
 Each owned shard has a task that reads a batch, hands every record to the handler, then
-checkpoints the batch's last sequence. A record is checkpointed only after the handler
-returned for it, so delivery is at-least-once: a crash between handling and checkpointing
-makes the next owner handle those records again.
+checkpoints the batch's last sequence, compare-and-set against the checkpoint it started
+from: a stale write (the shard moved on under another worker) is refused and the task stops.
+Delivery is at-least-once: a crash between handling and checkpointing makes the next owner
+handle that batch again (at most one batch per shard of the crashed worker).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aion.errors import BackendUnavailable
-from aion.streams.groups.membership import heartbeat
+from aion.streams.groups.membership import heartbeat, release
 from aion.streams.protocol import (
     TRIM_HORIZON,
     Lease,
@@ -34,7 +42,6 @@ from aion.streams.protocol import (
 
 __all__ = ["GroupConsumer"]
 
-_TICKS_PER_SECOND = 10_000_000
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[StoredRecord], Awaitable[None]]
@@ -73,7 +80,9 @@ class GroupConsumer:
         self.wait_seconds = wait_seconds
         self.start = start
         self.leases: dict[int, Lease] = {}
+        self._until: dict[int, float] = {}  # monotonic time each held lease surely ends by
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._handovers: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
     @property
@@ -82,7 +91,7 @@ class GroupConsumer:
         return sorted(self.leases)
 
     def stop(self) -> None:
-        """Ask ``run()`` to release the leases and return."""
+        """Ask ``run()`` to finish the batches in hand, checkpoint, release and return."""
         self._stopping.set()
 
     async def run(self) -> None:
@@ -94,15 +103,19 @@ class GroupConsumer:
                 try:
                     await self._heartbeat(count)
                 except BackendUnavailable as exc:
-                    # Keep going: the leases expire on their own if the outage lasts.
+                    # Keep going: the leases run out on their own if the outage lasts, and
+                    # the shard tasks stop reading before they do.
                     logger.warning("consumer %s: heartbeat failed: %s", self.worker, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.heartbeat_seconds)
         finally:
-            for shard in list(self.leases):
-                await self._give_up(shard, release=True)
+            for shard, lease in list(self.leases.items()):
+                self._hand_over(shard, lease)
+            # Hand-overs, and the tasks of shards taken over, each finishing its batch.
+            await asyncio.gather(*self._handovers, *self._tasks.values(), return_exceptions=True)
 
     async def _heartbeat(self, count: int) -> None:
+        sent = time.monotonic()
         held = await heartbeat(
             self.log,
             self.namespace,
@@ -112,25 +125,53 @@ class GroupConsumer:
             self.lease_seconds,
             shards=count,
         )
-        # A shard held before but not now was released above the fair share or taken over.
+        for shard, lease in held.handing_over.items():
+            self._hand_over(shard, lease)
+        # A shard held before but neither held nor handed over now was taken over: its task
+        # stops after the batch in hand (whose checkpoint the CAS then refuses, if the new
+        # owner already moved on).
         for shard in [s for s in self.leases if s not in held.leases]:
-            await self._give_up(shard, release=False)
+            self.leases.pop(shard, None)
         for shard, lease in held.leases.items():
             self.leases[shard] = lease
+            self._until[shard] = sent + self.lease_seconds
             if shard not in self._tasks or self._tasks[shard].done():
                 self._tasks[shard] = asyncio.create_task(self._process(shard))
 
-    async def _give_up(self, shard: int, release: bool) -> None:
+    def _hand_over(self, shard: int, lease: Lease) -> None:
+        """Stop reading ``shard``; once its task has checkpointed the batch in hand, release
+        the lease (reserved for the claimant, if any)."""
+        self.leases.pop(shard, None)
         task = self._tasks.pop(shard, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        held = self.leases.pop(shard, None)
-        if release and held is not None:
-            await self.log.set_lease(
-                self.namespace, self.stream, self.group, shard, None, 0, held.version
-            )
+
+        async def finish() -> None:
+            if task is not None:
+                # Its batch checkpointed (or its handler failed: not checkpointed either way).
+                await asyncio.gather(task, return_exceptions=True)
+            try:
+                await release(
+                    self.log,
+                    self.namespace,
+                    self.stream,
+                    self.group,
+                    self.worker,
+                    lease,
+                    self.lease_seconds,
+                )
+            except BackendUnavailable as exc:
+                logger.warning(
+                    "consumer %s: release of shard %d failed: %s", self.worker, shard, exc
+                )
+
+        handover = asyncio.create_task(finish())
+        self._handovers.add(handover)
+        handover.add_done_callback(self._handovers.discard)
+
+    def _owns(self, shard: int) -> bool:
+        """Whether this worker may still read ``shard``: it holds the lease, and the lease
+        cannot have run out on the store yet (judged by the local monotonic clock from when
+        the renewal was sent)."""
+        return shard in self.leases and time.monotonic() < self._until.get(shard, 0.0)
 
     def _restart(self, shard: int, position: Position, exc: Exception) -> Position:
         """Where to go on when ``position`` cannot be read: after records trimmed by retention,
@@ -155,7 +196,8 @@ class GroupConsumer:
         checkpoints = await self.log.get_checkpoints(self.namespace, self.stream, self.group)
         done = checkpoints.get(shard)
         position = self.start if done is None else Position.after_sequence(done)
-        while shard in self.leases:
+        seen = done or 0  # the checkpoint as this task last saw it: its CAS expectation
+        while self._owns(shard):
             try:
                 result = await self.log.read(
                     self.namespace, self.stream, shard, position, self.batch, self.wait_seconds
@@ -163,10 +205,27 @@ class GroupConsumer:
             except (SequencePastEnd, SequenceTrimmed) as exc:
                 position = self._restart(shard, position, exc)
                 continue
+            if not self._owns(shard):
+                break  # handed over or run out during the read: leave the batch unhandled
             for record in result.records:
                 await self.handler(record)
             position = result.next_position
-            if result.records and shard in self.leases:
-                await self.log.set_checkpoint(
-                    self.namespace, self.stream, self.group, shard, result.records[-1].sequence
+            if not result.records:
+                continue
+            last = result.records[-1].sequence
+            if not await self.log.set_checkpoint(
+                self.namespace, self.stream, self.group, shard, last, expected=seen
+            ):
+                # Someone else moved the checkpoint: the shard went on under another worker.
+                logger.warning(
+                    "consumer %s: stream %s group %s shard %d: checkpoint %d refused (it "
+                    "moved on under another worker); stopping the shard",
+                    self.worker,
+                    self.stream,
+                    self.group,
+                    shard,
+                    last,
                 )
+                self.leases.pop(shard, None)
+                break
+            seen = last

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from aion.core.redis_urls import sync_redis
 from aion.errors import BackendUnavailable, ConfigurationError, ValidationError
 from aion.timeseries.protocol import (
     Advance,
@@ -106,8 +107,9 @@ class RedisStore:
     def from_url(
         cls, kind: Kind, url: str, client_config: Mapping[str, Any] | None = None, **options: Any
     ) -> RedisStore:
-        """Open a client on ``url`` (``redis://host:port/db``) that :meth:`close` releases."""
-        client = redis_py.Redis.from_url(url, **dict(client_config or {}))
+        """Open a client on ``url`` (``redis://host:port/db``, or Redis Sentinel's
+        ``redis+sentinel://host:26379,host2:26379/mymaster/0``) that :meth:`close` releases."""
+        client = sync_redis(url, **dict(client_config or {}))
         return cls(kind, client, owned=True, **options)
 
     def check_name(self, name: str) -> None:
@@ -320,6 +322,11 @@ class RedisStore:
 
     def expire(self, name: str, cutoffs: Mapping[str, int]) -> None:
         """Nothing to do: Redis expires buckets itself through their TTLs."""
+
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` unless Redis answers now (readiness asks)."""
+        with _mapped_errors():
+            self.client.ping()
 
     def close(self) -> None:
         """Close the client if this store opened it."""

@@ -397,6 +397,11 @@ class SqlStore:
                     )
                 )
 
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` unless the database answers now (readiness asks)."""
+        with _mapped_errors(), self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def close(self) -> None:
         """Dispose of the engine if this store created it."""
         if self._owned:

@@ -46,7 +46,7 @@ const ctx = {
   // `labels` (stream -> text) is shown beside a stream's name, e.g. its bucket name.
   async fillStreams(select, selected, labels = new Map()) {
     const body = await getJSON("streams", { namespace: ctx.namespace(), window: 1 });
-    const names = body.streams.map((s) => s.stream);
+    const names = body.streams.filter((s) => s.kind !== "records").map((s) => s.stream);
     if (selected && !names.includes(selected)) names.unshift(selected);
     const text = (n) => (labels.has(n) ? `${n} — ${labels.get(n)}` : n);
     select.replaceChildren(new Option("— choose a stream —", ""),

@@ -46,9 +46,14 @@ export function createStreamsView(ctx) {
       label: `Events per minute over the last ${minutes} minutes: ${s.bins.map((b) => b ?? "?").join(", ")}` }));
     const links = document.createElement("td");
     links.className = "links";
-    links.append(link("Tail", "tail", s.stream, "Live tail of"),
-      link("Bucket", "bucket", s.stream, "Bucket view of"),
-      link("Chart", "timeseries", s.stream, "Timeseries chart of"));
+    if (s.kind === "records") {
+      // A sharded stream of the streams engine (Redis, NATS): the other views read events.
+      links.textContent = "sharded stream";
+    } else {
+      links.append(link("Tail", "tail", s.stream, "Live tail of"),
+        link("Bucket", "bucket", s.stream, "Bucket view of"),
+        link("Chart", "timeseries", s.stream, "Timeseries chart of"));
+    }
     tr.append(name, perMinute, count, spark, links);
     return tr;
   }
