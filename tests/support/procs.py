@@ -14,17 +14,32 @@ from pathlib import Path
 import httpx
 
 from tests.support.live import free_port
+from tests.support.paths import ROOT
 
 
 def start_server(
-    data: Path, *, port: int | None = None, config: Path | None = None, workers: int = 1
+    data: Path,
+    *,
+    port: int | None = None,
+    config: Path | None = None,
+    workers: int = 1,
+    node_id: str | None = None,
+    clock_offset: float | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``aion serve`` in a process of its own (a session, so it can be killed whole);
+    ``clock_offset`` runs its wall clock that many seconds off."""
     port = port or free_port()
-    args = [sys.executable, "-m", "aion", "serve", "--port", str(port), "--data", str(data),
+    command = [sys.executable, "-m", "aion"]
+    if clock_offset is not None:
+        command = [sys.executable, "-m", "tests.support.skewed_server", str(clock_offset)]
+    args = [*command, "serve", "--port", str(port), "--data", str(data),
             "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
     if config is not None:
         args += ["--config", str(config)]
-    proc = subprocess.Popen(args, start_new_session=True)
+    if node_id is not None:
+        args += ["--node-id", node_id]
+    # The skewed launcher is a test module: run from the repository's root to import it.
+    proc = subprocess.Popen(args, start_new_session=True, cwd=ROOT if clock_offset else None)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -9,12 +9,14 @@ that refuses connections, as nginx and HAProxy do.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -31,6 +33,7 @@ from aion.server.ops.keys_cluster import open_key_store
 from tests.support.balancer import RoundRobin
 from tests.support.databases import fresh_postgres_database
 from tests.support.live import LiveServer, serve
+from tests.support.procs import kill_hard, start_server
 from tests.support.services import REDIS_URL, require
 
 pytestmark = [
@@ -303,3 +306,102 @@ def test_each_rollup_shard_is_applied_by_exactly_one_server(cluster: Cluster) ->
     owners = applied()
     assert sum(len(shards) for shards in owners) == 4  # no shard applied by two servers
     assert counted() == 200  # and no record counted twice
+
+
+@pytest.fixture
+def with_skewed_server(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RoundRobin, str, subprocess.Popen[bytes]]]:
+    """A fourth server, a real ``aion serve`` process whose wall clock runs 20 s ahead, on the
+    same config, behind a balancer over all four: (balancer, its URL, the process)."""
+    root = tmp_path_factory.mktemp("skewed")
+    config = root / "aion.toml"
+    config.write_text(
+        f'keys_store = "pg"\n\n[backends.pg]\nurl = "{cluster.config.backends["pg"]}"\n',
+        encoding="utf-8",
+    )
+    proc, url = start_server(root / "data", config=config, node_id="aion-4", clock_offset=20.0)
+    try:
+        balancer = RoundRobin([*(s.url for s in cluster.servers), url])
+        with serve(balancer) as balanced:
+            yield balancer, balanced, proc
+    finally:
+        kill_hard(proc)
+
+
+def test_a_server_whose_clock_is_20_s_ahead_does_not_make_two_owners(
+    cluster: Cluster, with_skewed_server: tuple[RoundRobin, str, subprocess.Popen[bytes]]
+) -> None:
+    """Lease expiry is decided on the database's clock: heartbeats landing on the server whose
+    clock is ahead neither expire the others' leases early nor deliver a record twice."""
+    balancer, url, _ = with_skewed_server
+    stream = unique("skew")
+    sent = [f"s{i}".encode() for i in range(400)]
+    seen: list[tuple[str, int, int]] = []  # (worker, shard, sequence), appended atomically
+    with StreamsClient(url, api_key=cluster.token) as client:
+        client.create_stream(stream, shards=4)
+        client.put_many(stream, [(f"k{i}", data) for i, data in enumerate(sent)])
+        workers = [
+            ConsumerGroupWorker(
+                client,
+                stream,
+                "skew",
+                name,
+                lambda r, name=name: seen.append((name, r.shard, int(r.sequence))),
+                lease_seconds=5,
+                batch=20,
+                wait_seconds=0.1,
+            )
+            for name in ("w1", "w2")
+        ]
+        threads = [threading.Thread(target=w.run) for w in workers]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(
+                lambda: (
+                    len({(s, q) for _, s, q in seen}) >= len(sent)
+                    or not all(t.is_alive() for t in threads)
+                ),
+                "every record handled",
+            )
+        finally:
+            for worker in workers:
+                worker.stop()
+            for thread in threads:
+                thread.join(30)
+    handled = [(shard, sequence) for _, shard, sequence in seen]
+    assert len(set(handled)) == len(sent)
+    assert len(handled) == len(sent)  # none twice: no shard had two owners at once
+    assert balancer.served[balancer.servers[-1]] > 0  # the skewed server did take its turns
+
+
+def test_a_server_killed_mid_load_loses_nothing_acknowledged(
+    cluster: Cluster, with_skewed_server: tuple[RoundRobin, str, subprocess.Popen[bytes]]
+) -> None:
+    """SIGKILL, not a stop: requests in flight on the killed server are lost to the client,
+    which retries them (same batch id) through the balancer."""
+    balancer, url, proc = with_skewed_server
+    stream = unique("killed")
+    acked: list[int] = []
+    writers = [
+        threading.Thread(target=_writer, args=(url, cluster.token, stream, w, acked))
+        for w in range(3)
+    ]
+    for thread in writers:
+        thread.start()
+    try:
+        wait_until(lambda: len(acked) >= 200, "writes acknowledged before the kill")
+        kill_hard(proc)
+        killed_at = len(acked)
+        wait_until(lambda: len(acked) >= killed_at + 200, "writes go on after the kill")
+    finally:
+        for thread in writers:
+            thread.join(120)
+    assert balancer.skipped[balancer.servers[-1]] > 0  # the balancer met the killed server
+    with Client(cluster.url, api_key=cluster.token) as client:
+        # The skewed server stamped its events 20 s ahead: read past "now".
+        later = datetime.now(tz=UTC) + timedelta(hours=1)
+        stored = [e["n"] for e in client.get(stream, 0, later)]
+    assert len(acked) == 3 * BATCHES * 20
+    assert sorted(stored) == sorted(acked)

@@ -3,6 +3,7 @@ revoked with ``aion keys --config``), the start rule, and iterators that read on
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -228,3 +229,21 @@ def test_servers_that_share_only_redis_share_keys_and_iterators(tmp_path: Path) 
             if leftovers:
                 client.delete(*leftovers)
         client.close()
+
+
+def test_requests_that_arrive_together_at_a_new_server_wait_for_the_first_key_read(
+    tmp_path: Path, fresh_database: str
+) -> None:
+    # The first read of the shared keys is under way when the others arrive: they wait for
+    # it rather than answering 503 "cannot be read yet".
+    config = AionConfig.from_toml(
+        write_config(tmp_path, fresh_database, "open = true"), data_dir=tmp_path
+    )
+
+    async def together(url: str) -> list[int]:
+        async with httpx.AsyncClient(timeout=DEADLINE_SECONDS) as http:
+            answers = await asyncio.gather(*(http.get(f"{url}/v1/streams") for _ in range(16)))
+        return [answer.status_code for answer in answers]
+
+    with serve(create_app(config)) as url:
+        assert asyncio.run(together(url)) == [200] * 16

@@ -86,10 +86,13 @@ class KeyRing:
         A ring over a shared store that has read it once refreshes in the background: a
         request never waits on a slow or unreachable database, it uses the keys as they are."""
         now = time.monotonic()
-        if now - self._checked < self.min_interval:
-            return
         if self._refreshing is None:
             self._refreshing = asyncio.Lock()
+        if now - self._checked < self.min_interval:
+            if not self._ready and self._refreshing.locked():
+                async with self._refreshing:  # the first read is under way: wait for it
+                    pass
+            return
         if self._refreshing.locked():
             if not self._ready:
                 async with self._refreshing:  # the first read: wait for it, do not serve blind
