@@ -48,6 +48,7 @@ __all__ = [
     "check_checkpoint_end",
     "check_floor",
     "check_lease_request",
+    "check_lease_seconds",
     "check_lease_version",
     "check_limit",
     "check_shard",
@@ -164,6 +165,20 @@ MAX_LEASE_SECONDS = 3600.0
 """The longest a lease runs from one renewal."""
 
 
+def check_lease_seconds(lease_seconds: float) -> float:
+    """Refuse a lease duration outside ``(0, MAX_LEASE_SECONDS]`` seconds."""
+    if (
+        isinstance(lease_seconds, bool)
+        or not isinstance(lease_seconds, int | float)
+        or not 0 < lease_seconds <= MAX_LEASE_SECONDS
+    ):
+        raise ValidationError(
+            f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:g}",
+            "lease_seconds",
+        )
+    return float(lease_seconds)
+
+
 def check_lease_request(
     expected_version: int, lease_seconds: float | None, owner: str | None, claimant: str | None
 ) -> int | None:
@@ -176,15 +191,7 @@ def check_lease_request(
             raise ValidationError(f"{name} must be a non-empty name without line breaks", name)
     if lease_seconds is None:
         return None
-    if (
-        isinstance(lease_seconds, bool)
-        or not isinstance(lease_seconds, int | float)
-        or not 0 < lease_seconds <= MAX_LEASE_SECONDS
-    ):
-        raise ValidationError(
-            f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:g}",
-            "lease_seconds",
-        )
+    check_lease_seconds(lease_seconds)
     # Even, so the Redis script's double arithmetic on it stays exact.
     return round(lease_seconds * TICKS_PER_SECOND / 2) * 2
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from aion.errors import ValidationError
 from aion.streams.groups.assignment import plan
 from aion.streams.protocol import Lease, StreamLog
-from aion.streams.rules import MAX_LEASE_SECONDS
+from aion.streams.rules import MAX_LEASE_SECONDS, check_lease_seconds
 
 __all__ = [
     "MAX_LEASE_SECONDS",
@@ -53,20 +53,6 @@ class Membership:
     def shards(self) -> list[int]:
         """The shards the worker owns now, ascending."""
         return sorted(self.leases)
-
-
-def check_lease_seconds(lease_seconds: float) -> float:
-    """Refuse a lease duration outside ``(0, 3600]`` seconds."""
-    if (
-        isinstance(lease_seconds, bool)
-        or not isinstance(lease_seconds, int | float)
-        or not 0 < lease_seconds <= MAX_LEASE_SECONDS
-    ):
-        raise ValidationError(
-            f"lease_seconds must be more than 0 and at most {MAX_LEASE_SECONDS:g}",
-            "lease_seconds",
-        )
-    return float(lease_seconds)
 
 
 def _check_worker(worker: str) -> None:
