@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,7 @@ from tests.support.databases import fresh_postgres_database
 from tests.support.live import LiveServer, serve
 from tests.support.procs import kill_hard, start_server
 from tests.support.services import REDIS_URL, require
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.service,
@@ -49,7 +50,6 @@ timeseries = "size.{kind}"
 type = "count"
 intervals = { minute = { step = 60 } }
 """
-DEADLINE_SECONDS = 30.0
 
 
 @dataclass
@@ -91,14 +91,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         balancer = RoundRobin([s.url for s in servers])
         url = stack.enter_context(serve(balancer))
         yield Cluster(configs[0], servers, balancer, url, token)
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_SECONDS} s: {what}")
-        time.sleep(0.1)
 
 
 def unique(prefix: str) -> str:

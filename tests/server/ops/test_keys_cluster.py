@@ -7,8 +7,7 @@ import asyncio
 import base64
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from aion.server.streams.kinesis_shapes import TARGET_PREFIX
 from tests.support.backends import unique
 from tests.support.live import free_port, serve
 from tests.support.services import REDIS_URL, require
+from tests.support.waiting import DEADLINE_SECONDS, wait_until
 
 pytestmark = pytest.mark.service
 runner = CliRunner()
-DEADLINE_SECONDS = 30.0
 
 
 def write_config(tmp_path: Path, database: str, *extra: str) -> Path:
@@ -49,14 +48,6 @@ def cluster(tmp_path: Path, fresh_database: str) -> Iterator[tuple[Path, list[st
             settings = AionConfig.from_toml(config, data_dir=tmp_path / node)
             urls.append(stack.enter_context(serve(create_app(settings))))
         yield config, urls
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_SECONDS} s: {what}")
-        time.sleep(0.1)
 
 
 def status(url: str, token: str | None = None) -> int:
